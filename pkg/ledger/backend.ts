@@ -1,0 +1,73 @@
+// What a ledger client needs from a ledger, wherever it runs: in this process over a local
+// file (LocalBackend) or behind `imagetrust ledger serve` (RemoteBackend). Nothing a backend
+// returns is trusted; LedgerClient verifies all of it.
+
+import { ImagetrustError } from '../errors';
+import type { Ledger, LedgerInfo, ProvenEntry } from './log';
+import type { ImageDigest } from './statement';
+
+export type CheckpointQuery = { size: number } | { time: number };
+
+export interface LedgerBackend {
+  readonly location: string;
+  info(): Promise<LedgerInfo>;
+  /** The latest signed checkpoint note. */
+  latestCheckpoint(): Promise<string>;
+  /** A historical checkpoint note (the newest at or before the size or time), if any. */
+  checkpoint(query: CheckpointQuery): Promise<string | undefined>;
+  lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]>;
+  consistencyProof(first: number, second: number): Promise<Buffer[]>;
+  append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }>;
+  /**
+   * For a ledger whose storage this process reads directly: how many entries the storage
+   * holds, so that a deleted or truncated row is caught without a full audit.
+   */
+  storedEntryCount?(): Promise<{ entries: number; maxIndex: number }>;
+  close(): Promise<void>;
+}
+
+export class LocalBackend implements LedgerBackend {
+  readonly location: string;
+
+  constructor(private readonly ledger: Ledger) {
+    this.location = ledger.store.description;
+  }
+
+  async info(): Promise<LedgerInfo> {
+    return this.ledger.info;
+  }
+
+  async latestCheckpoint(): Promise<string> {
+    return (await this.ledger.latestCheckpoint()).note;
+  }
+
+  async checkpoint(query: CheckpointQuery): Promise<string | undefined> {
+    const cp = 'size' in query ? await this.ledger.checkpointAtSize(query.size) : await this.ledger.checkpointAtTime(query.time);
+    return cp?.note;
+  }
+
+  lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
+    return this.ledger.lookup(digest, size);
+  }
+
+  consistencyProof(first: number, second: number): Promise<Buffer[]> {
+    return this.ledger.consistencyProof(first, second);
+  }
+
+  async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }> {
+    const { firstIndex, checkpoint } = await this.ledger.append(envelopes);
+    return { firstIndex, checkpoint: checkpoint.note };
+  }
+
+  async storedEntryCount(): Promise<{ entries: number; maxIndex: number }> {
+    const c = await this.ledger.store.counts();
+    if (c.leafNodes !== c.entries) {
+      throw new ImagetrustError('LEDGER_TAMPERED', `ledger holds ${c.entries} entries but ${c.leafNodes} leaf hashes`);
+    }
+    return { entries: c.entries, maxIndex: c.maxIndex };
+  }
+
+  close(): Promise<void> {
+    return this.ledger.close();
+  }
+}

@@ -1,0 +1,195 @@
+// A ledger client that believes nothing it is told: every checkpoint is opened with the
+// pinned ledger key and proven consistent with the newest one it kept (as transparency-dev's
+// client.LogStateTracker does), every entry is proven included, and every statement's
+// signature is checked. A ledger that rewrote its past is refused with both checkpoints as
+// evidence.
+
+import { ImagetrustError } from '../errors';
+import type { CheckpointQuery, LedgerBackend } from './backend';
+import { openCheckpoint, type SignedCheckpoint } from './checkpoint';
+import { hashLeaf } from './merkle';
+import { noteVerifier, type NoteVerifier } from './note';
+import { decide, type TrustPolicy, type Verdict, type VerifiedStatement } from './policy';
+import type { StateStore } from './state';
+import type { ImageDigest, SignedStatement } from './statement';
+import { VerificationCache, verifyEntries, verifyExtends } from './verifier';
+
+export interface LedgerClientOptions {
+  state: StateStore;
+  /** A pinned checkpoint key (C2SP vkey); without it the first key seen is kept. */
+  ledgerKey?: string;
+  cache?: VerificationCache;
+  /** Reuse a proven checkpoint for this long before asking the ledger again (ms). */
+  checkpointMaxAge?: number;
+  clock?: () => number;
+}
+
+export interface VerifiedLookup {
+  digest: ImageDigest;
+  /** The checkpoint the statements were proven against (historical for time travel). */
+  checkpoint: SignedCheckpoint;
+  /** The newest checkpoint this client proved. */
+  latest: SignedCheckpoint;
+  statements: VerifiedStatement[];
+  proofs: Map<number, Buffer[]>;
+}
+
+export interface VerifiedAnswer extends VerifiedLookup {
+  verdict: Verdict;
+}
+
+export class LedgerClient {
+  private verifier: NoteVerifier | undefined;
+  private origin: string | undefined;
+  private proven: { checkpoint: SignedCheckpoint; at: number } | undefined;
+  private readonly cache: VerificationCache;
+  private readonly clock: () => number;
+
+  constructor(
+    readonly backend: LedgerBackend,
+    private readonly options: LedgerClientOptions,
+  ) {
+    this.cache = options.cache ?? new VerificationCache();
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Establishes which key and origin this ledger must sign with. */
+  private async trustAnchor(): Promise<{ verifier: NoteVerifier; origin: string }> {
+    if (this.verifier && this.origin) return { verifier: this.verifier, origin: this.origin };
+    const { state } = this.options;
+    const location = this.backend.location;
+    let vkey = this.options.ledgerKey;
+    if (vkey === undefined) {
+      const bound = state.originAt(location);
+      const stored = bound === undefined ? undefined : state.load(bound);
+      if (stored) vkey = stored.vkey;
+      else vkey = (await this.backend.info()).vkey;
+    }
+    const verifier = noteVerifier(vkey);
+    const origin = verifier.name;
+    const bound = state.originAt(location);
+    if (bound !== undefined && bound !== origin) {
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        `the ledger at ${location} was ${JSON.stringify(bound)} and now claims to be ${JSON.stringify(origin)}`,
+      );
+    }
+    const kept = state.load(origin);
+    if (kept && kept.vkey !== verifier.vkey) {
+      throw new ImagetrustError('LEDGER_INCONSISTENT', `ledger ${origin} is signed with another key than before`, {
+        details: { trustedKey: kept.vkey, presentedKey: verifier.vkey },
+      });
+    }
+    if (bound === undefined) state.bindLocation(location, origin);
+    this.verifier = verifier;
+    this.origin = origin;
+    return { verifier, origin };
+  }
+
+  get ledgerKey(): string | undefined {
+    return this.verifier?.vkey;
+  }
+
+  private open(note: string, verifier: NoteVerifier, origin: string): SignedCheckpoint {
+    return openCheckpoint(note, verifier, origin);
+  }
+
+  /**
+   * Proves that `note` extends what this client trusts and, if so, keeps it as the newest
+   * trusted checkpoint. Returns the opened checkpoint.
+   */
+  async accept(note: string): Promise<SignedCheckpoint> {
+    const { verifier, origin } = await this.trustAnchor();
+    const next = this.open(note, verifier, origin);
+    const kept = this.options.state.load(origin);
+    if (kept) {
+      const trusted = this.open(kept.checkpoint, verifier, origin);
+      if (next.size >= trusted.size) {
+        const proof = next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
+        verifyExtends(trusted, next, proof);
+      } else {
+        verifyExtends(trusted, next, []);
+      }
+    }
+    if (this.backend.storedEntryCount) {
+      const stored = await this.backend.storedEntryCount();
+      if (stored.entries !== next.size || stored.maxIndex !== next.size - 1) {
+        throw new ImagetrustError(
+          'LEDGER_TAMPERED',
+          `ledger storage holds ${stored.entries} entries (last index ${stored.maxIndex}) but its checkpoint is for ${next.size}`,
+        );
+      }
+    }
+    if (!kept || next.size > this.open(kept.checkpoint, verifier, origin).size) {
+      this.options.state.save({ origin, vkey: verifier.vkey, checkpoint: next.note });
+    }
+    this.proven = { checkpoint: next, at: this.clock() };
+    return next;
+  }
+
+  /** The newest checkpoint, proven consistent with everything this client saw before. */
+  async latest(): Promise<SignedCheckpoint> {
+    const maxAge = this.options.checkpointMaxAge ?? 0;
+    if (this.proven && this.clock() - this.proven.at < maxAge) return this.proven.checkpoint;
+    return this.accept(await this.backend.latestCheckpoint());
+  }
+
+  /** A historical checkpoint, proven to be a prefix of the latest. */
+  async historical(query: CheckpointQuery, latest: SignedCheckpoint): Promise<SignedCheckpoint> {
+    const { verifier, origin } = await this.trustAnchor();
+    if ('size' in query && query.size >= latest.size) return latest;
+    const note = await this.backend.checkpoint(query);
+    if (note === undefined) {
+      throw new ImagetrustError('NOT_FOUND', `the ledger has no checkpoint at or before ${describe(query)}`);
+    }
+    const old = this.open(note, verifier, origin);
+    if (old.size > latest.size) {
+      throw new ImagetrustError('LEDGER_INCONSISTENT', 'ledger served a historical checkpoint newer than its latest', {
+        details: { latest: latest.note, historical: old.note },
+      });
+    }
+    if ('size' in query && old.size > query.size) throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger served a checkpoint past the size asked for');
+    const proof = old.size === latest.size ? [] : await this.backend.consistencyProof(old.size, latest.size);
+    verifyExtends(old, latest, proof);
+    return old;
+  }
+
+  /** Every statement about `digest`, proven against the latest (or a historical) checkpoint. */
+  async lookup(digest: ImageDigest, at?: CheckpointQuery): Promise<VerifiedLookup> {
+    const latest = await this.latest();
+    const checkpoint = at === undefined ? latest : await this.historical(at, latest);
+    const entries = await this.backend.lookup(digest, checkpoint.size);
+    const statements = verifyEntries(entries, checkpoint, digest, this.cache);
+    return { digest, checkpoint, latest, statements, proofs: new Map(entries.map((e) => [e.index, e.proof])) };
+  }
+
+  async verify(digest: ImageDigest, policy: TrustPolicy, at?: CheckpointQuery): Promise<VerifiedAnswer> {
+    const found = await this.lookup(digest, at);
+    return { ...found, verdict: decide(found.statements, policy) };
+  }
+
+  /** Appends signed statements, then proves the new checkpoint and the entries' inclusion. */
+  async append(signed: SignedStatement[]): Promise<{ indexes: number[]; checkpoint: SignedCheckpoint }> {
+    await this.latest();
+    const result = await this.backend.append(signed.map((s) => s.envelope));
+    const checkpoint = await this.accept(result.checkpoint);
+    const indexes = signed.map((_, i) => result.firstIndex + i);
+    for (const [i, s] of signed.entries()) {
+      const found = await this.backend.lookup(s.statement.digest, checkpoint.size);
+      const entry = found.find((e) => e.index === indexes[i]);
+      if (!entry || !hashLeaf(entry.leaf).equals(hashLeaf(s.envelope))) {
+        throw new ImagetrustError('LEDGER_BAD_RESPONSE', `ledger did not log statement ${i} at index ${indexes[i]}`);
+      }
+      verifyEntries([entry], checkpoint, s.statement.digest, this.cache);
+    }
+    return { indexes, checkpoint };
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+}
+
+function describe(query: CheckpointQuery): string {
+  return 'size' in query ? `tree size ${query.size}` : new Date(query.time).toISOString();
+}

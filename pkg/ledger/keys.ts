@@ -1,0 +1,77 @@
+// Key files: a signer's Ed25519 key (PKCS#8 PEM, optionally passphrase-encrypted by
+// node:crypto's PBES2) and the ledger's own checkpoint key. Files are written 0600 and never
+// overwritten.
+
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ImagetrustError } from '../errors';
+import { privateKeyFromPem, rawPublicKey } from './ed25519';
+import { signerKeyId } from './statement';
+
+export interface SignerKey {
+  keyId: string;
+  publicKey: Buffer;
+  privateKey: KeyObject;
+}
+
+export function signerKeyFrom(privateKey: KeyObject): SignerKey {
+  const publicKey = rawPublicKey(privateKey);
+  return { keyId: signerKeyId(publicKey), publicKey, privateKey };
+}
+
+export function generateSignerKey(): SignerKey {
+  return signerKeyFrom(generateKeyPairSync('ed25519').privateKey);
+}
+
+export function encodePrivateKey(key: KeyObject, passphrase?: string): string {
+  if (passphrase === undefined || passphrase === '') {
+    return key.export({ format: 'pem', type: 'pkcs8' }).toString();
+  }
+  return key.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase }).toString();
+}
+
+/** Writes a new key file with mode 0600; refuses to replace an existing file. */
+export function writeKeyFile(path: string, key: KeyObject, passphrase?: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(path, encodePrivateKey(key, passphrase), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new ImagetrustError('KEY_EXISTS', `${path} already exists; not replacing a key`, { cause: err });
+    }
+    throw new ImagetrustError('IO', `cannot write ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads a key file; every failure is a typed KEY_* error that names the file. */
+export function readKeyFile(path: string, passphrase?: string): KeyObject {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new ImagetrustError('KEY_NOT_FOUND', `no key at ${path} (create one with "imagetrust keygen")`, { cause: err });
+    }
+    throw new ImagetrustError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const encrypted = pem.includes('ENCRYPTED PRIVATE KEY');
+  if (encrypted && (passphrase === undefined || passphrase === '')) {
+    throw new ImagetrustError(
+      'KEY_BAD_PASSPHRASE',
+      `${path} is encrypted: give its passphrase (IMAGETRUST_PASSPHRASE or --passphrase-file)`,
+    );
+  }
+  try {
+    return privateKeyFromPem(pem, encrypted ? passphrase : undefined);
+  } catch (err) {
+    if (err instanceof ImagetrustError) throw err;
+    if (encrypted) throw new ImagetrustError('KEY_BAD_PASSPHRASE', `wrong passphrase for ${path}`, { cause: err });
+    throw new ImagetrustError('KEY_INVALID', `${path} is not an Ed25519 private key`, { cause: err });
+  }
+}
+
+export function readSignerKey(path: string, passphrase?: string): SignerKey {
+  return signerKeyFrom(readKeyFile(path, passphrase));
+}

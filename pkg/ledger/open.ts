@@ -1,0 +1,58 @@
+// Opens the ledger a location names: an http(s) URL is a remote `ledger serve`, anything
+// else a local SQLite file whose checkpoint key sits beside it (`<file>.key`, created with
+// the ledger and never replaced).
+
+import { existsSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { resolve } from 'node:path';
+import { ImagetrustError } from '../errors';
+import { LocalBackend, type LedgerBackend } from './backend';
+import { readKeyFile, writeKeyFile } from './keys';
+import { Ledger } from './log';
+import { RemoteBackend } from './remote';
+import { SqliteStore, type SqliteStoreOptions } from './store/sqlite';
+
+export interface OpenLocalOptions extends SqliteStoreOptions {
+  keyPath?: string;
+  origin?: string;
+  clock?: () => number;
+  /** Called once when a new ledger key was created, with its verifier key. */
+  onCreated?: (vkey: string) => void;
+}
+
+export function isRemoteLocation(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+export async function openLocalLedger(path: string, options: OpenLocalOptions = {}): Promise<Ledger> {
+  const file = resolve(path);
+  const keyPath = options.keyPath ?? `${file}.key`;
+  const existed = existsSync(file);
+  let created = false;
+  if (!existsSync(keyPath)) {
+    if (existed) {
+      throw new ImagetrustError('KEY_NOT_FOUND', `ledger ${file} exists but its checkpoint key ${keyPath} is missing`);
+    }
+    writeKeyFile(keyPath, generateKeyPairSync('ed25519').privateKey);
+    created = true;
+  }
+  const key = readKeyFile(keyPath);
+  const store = new SqliteStore(file, options);
+  try {
+    const ledger = await Ledger.open(store, {
+      key,
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    if (created) options.onCreated?.(ledger.info.vkey);
+    return ledger;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+export async function openBackend(location: string, options: OpenLocalOptions = {}): Promise<LedgerBackend> {
+  if (isRemoteLocation(location)) return new RemoteBackend(location);
+  return new LocalBackend(await openLocalLedger(location, options));
+}

@@ -1,0 +1,157 @@
+// A LedgerBackend that talks to `imagetrust ledger serve`. Every response is size-limited,
+// time-limited and shape-checked; anything unexpected is LEDGER_BAD_RESPONSE, a refused or
+// timed-out connection LEDGER_UNREACHABLE. Nothing here is trusted: LedgerClient verifies.
+
+import { ERROR_CODES, ImagetrustError, type ErrorCode } from '../errors';
+import type { CheckpointQuery, LedgerBackend } from './backend';
+import type { LedgerInfo, ProvenEntry } from './log';
+import { LEDGER_API } from './server';
+import type { ImageDigest } from './statement';
+
+export interface RemoteBackendOptions {
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+/** Error codes a ledger server may hand back as they are; anything else is a bad response. */
+const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>([
+  'BAD_REQUEST',
+  'BAD_DIGEST',
+  'STATEMENT_INVALID',
+  'NOT_FOUND',
+  'LEDGER_TAMPERED',
+  'LEDGER_CONFLICT',
+]);
+
+const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function bad(message: string): ImagetrustError {
+  return new ImagetrustError('LEDGER_BAD_RESPONSE', message);
+}
+
+function b64(value: unknown, what: string): Buffer {
+  if (typeof value !== 'string' || !B64.test(value)) throw bad(`${what} is not base64`);
+  return Buffer.from(value, 'base64');
+}
+
+function hashes(value: unknown, what: string): Buffer[] {
+  if (!Array.isArray(value) || value.length > 64) throw bad(`${what} is not a list of hashes`);
+  return value.map((v, i) => b64(v, `${what}[${i}]`));
+}
+
+export class RemoteBackend implements LedgerBackend {
+  readonly location: string;
+  private readonly base: string;
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+
+  constructor(url: string, options: RemoteBackendOptions = {}) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (err) {
+      throw new ImagetrustError('USAGE', `not a ledger URL: ${url}`, { cause: err });
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ImagetrustError('USAGE', `not a ledger URL: ${url}`);
+    this.base = parsed.toString().replace(/\/+$/, '');
+    this.location = this.base;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
+  }
+
+  private async request(path: string, init: { method?: string; body?: unknown; notFoundOk?: boolean } = {}): Promise<{ status: number; text: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method: init.method ?? 'GET',
+        headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} is unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    const declared = Number(res.headers.get('content-length') ?? '0');
+    if (declared > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} broke off its answer`, { cause: err });
+    }
+    if (text.length > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
+    if (res.status === 404 && init.notFoundOk) return { status: 404, text };
+    if (res.status >= 400) {
+      let code: string | undefined;
+      let message = text.slice(0, 200);
+      try {
+        const doc = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+        if (typeof doc.error?.code === 'string') code = doc.error.code;
+        if (typeof doc.error?.message === 'string') message = doc.error.message.slice(0, 500);
+      } catch {
+        // Not JSON: reported below as a bad response with the start of the body.
+      }
+      if (code !== undefined && PASSED_THROUGH.has(code) && code in ERROR_CODES) {
+        throw new ImagetrustError(code as ErrorCode, `ledger: ${message}`);
+      }
+      throw bad(`ledger answered HTTP ${res.status}: ${message}`);
+    }
+    return { status: res.status, text };
+  }
+
+  private async json(path: string, init: { method?: string; body?: unknown } = {}): Promise<Record<string, unknown>> {
+    const { text } = await this.request(path, init);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger answered something that is not JSON', { cause: err });
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('ledger answered JSON that is not an object');
+    return doc as Record<string, unknown>;
+  }
+
+  async info(): Promise<LedgerInfo> {
+    const doc = await this.json(`${LEDGER_API}/ledger`);
+    if (typeof doc.origin !== 'string' || typeof doc.vkey !== 'string') throw bad('ledger info lacks origin or key');
+    return { origin: doc.origin, vkey: doc.vkey };
+  }
+
+  async latestCheckpoint(): Promise<string> {
+    return (await this.request(`${LEDGER_API}/checkpoint`)).text;
+  }
+
+  async checkpoint(query: CheckpointQuery): Promise<string | undefined> {
+    const q = 'size' in query ? `size=${query.size}` : `time=${encodeURIComponent(new Date(query.time).toISOString())}`;
+    const res = await this.request(`${LEDGER_API}/checkpoint?${q}`, { notFoundOk: true });
+    return res.status === 404 ? undefined : res.text;
+  }
+
+  async lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
+    const doc = await this.json(`${LEDGER_API}/statements/${digest}?size=${size}`);
+    if (doc.size !== size || !Array.isArray(doc.entries)) throw bad('ledger lookup answer is malformed');
+    return doc.entries.map((e: unknown, i: number) => {
+      const o = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
+      if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index)) throw bad(`entry ${i} has no index`);
+      return { index: o.index, leaf: b64(o.leaf, `entry ${i} leaf`), proof: hashes(o.proof, `entry ${i} proof`) };
+    });
+  }
+
+  async consistencyProof(first: number, second: number): Promise<Buffer[]> {
+    const doc = await this.json(`${LEDGER_API}/proof/consistency?first=${first}&second=${second}`);
+    return hashes(doc.proof, 'consistency proof');
+  }
+
+  async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }> {
+    const doc = await this.json(`${LEDGER_API}/statements`, {
+      method: 'POST',
+      body: { statements: envelopes.map((e) => e.toString('base64')) },
+    });
+    if (typeof doc.firstIndex !== 'number' || typeof doc.checkpoint !== 'string') throw bad('ledger append answer is malformed');
+    return { firstIndex: doc.firstIndex, checkpoint: doc.checkpoint };
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open: fetch keeps no per-client connection state we own.
+  }
+}
