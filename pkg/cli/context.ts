@@ -1,0 +1,137 @@
+// What every CLI command resolves the same way: where the ledger and keys are, the
+// passphrase, which signers count, and how to reach Docker. Environment and clock injected.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ImagetrustError } from '../errors';
+import { ReadOnlyDocker } from '../docker/engine';
+import { LedgerClient } from '../ledger/client';
+import { readSignerKey, type SignerKey } from '../ledger/keys';
+import { openBackend } from '../ledger/open';
+import { parsePolicy, policyForSigners, type TrustPolicy } from '../ledger/policy';
+import { FileStateStore } from '../ledger/state';
+import { isSignerKeyId } from '../ledger/statement';
+import { defaultPaths } from '../paths';
+
+export interface GlobalOptions {
+  ledger?: string;
+  ledgerKey?: string;
+  key?: string;
+  passphraseFile?: string;
+  signer?: string[];
+  policy?: string;
+  output?: string;
+}
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  isTTY: boolean;
+  now: () => number;
+}
+
+export class CliContext {
+  readonly paths;
+
+  constructor(
+    readonly opts: GlobalOptions,
+    readonly io: CliIo,
+  ) {
+    this.paths = defaultPaths(io.env);
+  }
+
+  get json(): boolean {
+    const o = (this.opts.output ?? '').replace(/^=/, '');
+    if (o !== '' && o !== 'json' && o !== 'text') throw new ImagetrustError('USAGE', `--output must be json or text, not ${o}`);
+    return o === 'json';
+  }
+
+  get ledgerLocation(): string {
+    return this.opts.ledger ?? this.io.env.IMAGETRUST_LEDGER ?? this.paths.ledger;
+  }
+
+  get keyPath(): string {
+    return this.opts.key ?? this.io.env.IMAGETRUST_KEY ?? this.paths.signerKey;
+  }
+
+  passphrase(): string | undefined {
+    if (this.opts.passphraseFile) {
+      try {
+        return readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        throw new ImagetrustError('IO', `cannot read passphrase file ${this.opts.passphraseFile}`, { cause: err });
+      }
+    }
+    return this.io.env.IMAGETRUST_PASSPHRASE || undefined;
+  }
+
+  signerKey(): SignerKey {
+    return readSignerKey(this.keyPath, this.passphrase());
+  }
+
+  /** The policy: --policy FILE, else --signer KEYID…, else the local signer key. */
+  policy(): TrustPolicy {
+    if (this.opts.policy) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(readFileSync(this.opts.policy, 'utf8'));
+      } catch (err) {
+        throw new ImagetrustError('CONFIG_INVALID', `cannot read policy ${this.opts.policy}: ${(err as Error).message}`, { cause: err });
+      }
+      return parsePolicy(doc, this.opts.policy);
+    }
+    if (this.opts.signer && this.opts.signer.length > 0) return policyForSigners(this.opts.signer);
+    return policyForSigners([readPublicKeyId(`${this.keyPath}.pub`)]);
+  }
+
+  docker(): ReadOnlyDocker {
+    return new ReadOnlyDocker({ env: this.io.env });
+  }
+
+  async ledgerClient(): Promise<LedgerClient> {
+    const location = this.ledgerLocation;
+    const backend = await openBackend(location, {
+      onCreated: (vkey) => this.io.stderr(`created a new ledger at ${location}\nledger key: ${vkey}\n`),
+      clock: this.io.now,
+    });
+    const pinned = this.opts.ledgerKey ?? this.io.env.IMAGETRUST_LEDGER_KEY ?? safePolicyKey(this);
+    return new LedgerClient(backend, {
+      state: new FileStateStore(this.paths.stateDir),
+      ...(pinned ? { ledgerKey: pinned } : {}),
+      clock: this.io.now,
+    });
+  }
+}
+
+function safePolicyKey(ctx: CliContext): string | undefined {
+  if (!ctx.opts.policy) return undefined;
+  return ctx.policy().ledgerKey;
+}
+
+export interface PublicKeyFile {
+  keyId: string;
+  publicKey: string;
+}
+
+export function writePublicKeyFile(path: string, key: SignerKey): void {
+  const doc: PublicKeyFile = { keyId: key.keyId, publicKey: key.publicKey.toString('base64') };
+  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644 });
+}
+
+export function readPublicKeyId(path: string): string {
+  let doc: Partial<PublicKeyFile>;
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<PublicKeyFile>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ImagetrustError(
+        'KEY_NOT_FOUND',
+        `no signer given and no local key (${path}): use --signer KEYID, --policy FILE or "imagetrust keygen"`,
+        { cause: err },
+      );
+    }
+    throw new ImagetrustError('KEY_INVALID', `${path} is not a public key file`, { cause: err });
+  }
+  if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId)) throw new ImagetrustError('KEY_INVALID', `${path} holds no key id`);
+  return doc.keyId;
+}

@@ -1,0 +1,18 @@
+// Options every command takes, and the shape of a command's implementation.
+
+import { Option, type Command } from 'commander';
+import type { CliContext } from './context';
+
+export type CommandRunner = (ctx: CliContext, ...args: unknown[]) => Promise<number>;
+
+/** Adds the options every command understands. */
+export function withGlobalOptions(cmd: Command): Command {
+  return cmd
+    .option('--ledger <path|url>', 'ledger file or URL of `imagetrust ledger serve` (env IMAGETRUST_LEDGER)')
+    .option('--ledger-key <vkey>', 'pin the ledger checkpoint key (env IMAGETRUST_LEDGER_KEY)')
+    .option('--key <file>', 'signer key file (env IMAGETRUST_KEY)')
+    .option('--passphrase-file <file>', 'file holding the signer key passphrase (or env IMAGETRUST_PASSPHRASE)')
+    .addOption(new Option('-o, --output <format>', 'output format: json or text').default(''));
+}
+
+export type Registrar = (program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>) => void;

@@ -1,0 +1,127 @@
+// `imagetrust verify docker://REF` (exit code = vcn status) and `imagetrust inspect docker://REF`.
+
+import type { Command } from 'commander';
+import { ImagetrustError } from '../errors';
+import type { CheckpointQuery } from '../ledger/backend';
+import type { CliContext } from './context';
+import { withGlobalOptions, type CommandRunner } from './options';
+import { resolveTarget } from './target';
+import { vcnResult } from './vcn-output';
+
+interface VerifyOptions {
+  hash?: string;
+  at?: string;
+  signer?: string[];
+  policy?: string;
+}
+
+export function parseAt(value: string | undefined): CheckpointQuery | undefined {
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) {
+    const size = Number(value);
+    if (!Number.isSafeInteger(size)) throw new ImagetrustError('USAGE', `--at ${value}: tree size too large`);
+    return { size };
+  }
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new ImagetrustError('USAGE', `--at ${JSON.stringify(value)}: expected a tree size or an RFC 3339 time`);
+  return { time };
+}
+
+async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOptions): Promise<number> {
+  const json = ctx.json;
+  const at = parseAt(opts.at);
+  const policy = ctx.policy();
+  const target = await resolveTarget(ctx, ref, opts.hash);
+  const client = await ctx.ledgerClient();
+  try {
+    const answer = await client.verify(target.digest, policy, at);
+    const info = await client.backend.info();
+    if (json) {
+      const doc = vcnResult({
+        name: target.name,
+        digest: target.digest,
+        ...(target.image ? { image: target.image } : {}),
+        ...(target.tag ? { tag: target.tag } : {}),
+        answer,
+        ledger: { location: client.backend.location, origin: answer.checkpoint.origin, key: client.ledgerKey ?? info.vkey },
+      });
+      ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+    } else {
+      const { verdict } = answer;
+      const d = verdict.decidedBy;
+      const lines = [
+        target.name,
+        `  digest:  ${target.digest}`,
+        `  status:  ${verdict.status.toUpperCase()} (${verdict.statusCode})`,
+      ];
+      if (d) {
+        const who = verdict.signer?.name ? `${d.statement.signer} (${verdict.signer.name})` : d.statement.signer;
+        lines.push(`  signer:  ${who}, level ${verdict.level}`);
+        lines.push(`  signed:  ${d.statement.time} as ${d.statement.name}`);
+        lines.push(`  proof:   entry #${d.index} is in the checkpoint of tree size ${answer.checkpoint.size} (${answer.checkpoint.origin})`);
+      } else {
+        lines.push(`  no allowed signer notarized this digest in the ${answer.checkpoint.size} entries of ${answer.checkpoint.origin}`);
+      }
+      if (answer.checkpoint.size !== answer.latest.size) {
+        lines.push(`  as of:   tree size ${answer.checkpoint.size} (the ledger now holds ${answer.latest.size})`);
+      }
+      ctx.io.stdout(`${lines.join('\n')}\n`);
+    }
+    return answer.verdict.statusCode;
+  } finally {
+    await client.close();
+  }
+}
+
+async function inspect(ctx: CliContext, ref: string | undefined, opts: VerifyOptions): Promise<number> {
+  const json = ctx.json;
+  const at = parseAt(opts.at);
+  const target = await resolveTarget(ctx, ref, opts.hash);
+  const client = await ctx.ledgerClient();
+  try {
+    const found = await client.lookup(target.digest, at);
+    const history = found.statements.map((s) => ({
+      index: s.index,
+      time: s.statement.time,
+      status: s.statement.status,
+      signer: s.statement.signer,
+      name: s.statement.name,
+      metadata: s.statement.metadata,
+    }));
+    if (json) {
+      ctx.io.stdout(`${JSON.stringify({ name: target.name, digest: target.digest, treeSize: found.checkpoint.size, checkpoint: found.checkpoint.note, history }, null, 2)}\n`);
+    } else {
+      const lines = [`${target.name} (${target.digest}), ${history.length} statement(s) in tree size ${found.checkpoint.size}:`];
+      for (const h of history) lines.push(`  #${h.index}  ${h.time}  ${h.status.padEnd(11)}  signer ${h.signer}  as ${h.name}`);
+      ctx.io.stdout(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+export function registerVerify(program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>): void {
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  withGlobalOptions(program.command('verify [ref]'))
+    .aliases(['authenticate', 'a', 'v'])
+    .description('verify an image (docker://REF or --hash) against the ledger; exit code = status')
+    .option('--hash <digest>', 'verify a sha256 digest instead of a local image')
+    .option('--signer <keyid>', 'allowed signer key id (repeatable: any of them)', collect)
+    .option('--signerID <keyid>', 'alias of --signer, as vcn had it', collect)
+    .option('--policy <file>', 'trust policy file naming allowed signers and their levels')
+    .option('--at <time|size>', 'status at a past time (RFC 3339) or tree size')
+    .action(
+      run((ctx, ref, opts) => {
+        const o = opts as VerifyOptions & { signerID?: string[] };
+        ctx.opts.signer = [...(o.signer ?? []), ...(o.signerID ?? [])];
+        return verify(ctx, ref as string | undefined, o);
+      }),
+    );
+  withGlobalOptions(program.command('inspect [ref]'))
+    .alias('i')
+    .description('show the statement history of an image digest (all signers)')
+    .option('--hash <digest>', 'inspect a sha256 digest instead of a local image')
+    .option('--at <time|size>', 'history up to a past time (RFC 3339) or tree size')
+    .action(run((ctx, ref, opts) => inspect(ctx, ref as string | undefined, opts as VerifyOptions)));
+}
