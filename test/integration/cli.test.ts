@@ -1,0 +1,313 @@
+// The imagetrust CLI end to end against a real Docker engine, a real registry and a real
+// `imagetrust ledger serve` process.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { importImage, startEngine, type Engine } from './harness/docker';
+import { BIN, cliFor, type Cli } from './harness/cli';
+import { freePort, startBackground, waitFor, type Background } from './harness/process';
+import { startRegistry, type Registry } from './harness/registry';
+
+const TRUSTED = 0;
+const UNTRUSTED = 1;
+const UNKNOWN = 2;
+const UNSUPPORTED = 3;
+const COMPROMISED = 10;
+const USAGE = 64;
+
+let engine: Engine;
+let registry: Registry;
+let work: string;
+let imageA: string;
+let imageB: string;
+let imageC: string;
+
+function home(name: string): string {
+  return mkdtempSync(join(work, `${name}-`));
+}
+
+async function keygen(cli: Cli, extra: string[] = []): Promise<string> {
+  const r = await cli(['keygen', ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+before(async () => {
+  work = mkdtempSync('/tmp/itd-cli-');
+  [engine, registry] = await Promise.all([startEngine('cli'), startRegistry()]);
+  imageA = await importImage(engine, 'local/app:1', 'A');
+  imageB = await importImage(engine, 'local/app-b:1', 'B');
+  imageC = await importImage(engine, 'local/tool:1', 'C');
+  assert.notEqual(imageA, imageB);
+});
+
+after(async () => {
+  await Promise.allSettled([engine?.stop(), registry?.stop()]);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('sign, verify, untrust, unsupport against a real engine', () => {
+  it('follows the image a tag points to, not the tag', async () => {
+    const alice = cliFor(home('alice'), engine.host);
+    const keyId = await keygen(alice);
+    assert.match(keyId, /^[0-9a-f]{32}$/);
+    const key = join(alice.env.IMAGETRUST_HOME as string, 'signer.key');
+    assert.equal(statSync(key).mode & 0o777, 0o600);
+
+    assert.equal((await alice(['verify', 'docker://local/app:1'])).code, UNKNOWN);
+    const signed = await alice(['sign', 'docker://local/app:1']);
+    assert.equal(signed.code, TRUSTED, signed.stderr);
+    assert.match(signed.stdout, /entry #0/);
+    assert.match(signed.stdout, /\n1\n/);
+
+    const trusted = await alice.json(['verify', 'docker://local/app:1']);
+    assert.equal(trusted.code, TRUSTED);
+    const v = trusted.doc.verification as Record<string, unknown>;
+    assert.deepEqual([v.status, v.level, v.owner], [0, 0, keyId]);
+    assert.equal(trusted.doc.hash, imageA.replace('sha256:', ''));
+    assert.equal(trusted.doc.kind, 'docker');
+    assert.equal((trusted.doc.artifact as Record<string, unknown>).publisher, keyId);
+    const proof = (trusted.doc.imagetrust as { proof: { leafIndex: number; treeSize: number } }).proof;
+    assert.deepEqual([proof.leafIndex, proof.treeSize], [0, 1]);
+
+    // The tag moves to another image: the verdict follows the image.
+    await engine.docker(['tag', 'local/app-b:1', 'local/app:1']);
+    assert.equal((await alice(['verify', 'docker://local/app:1'])).code, UNKNOWN);
+    assert.equal((await alice(['untrust', 'docker://local/app:1'])).code, 0);
+    assert.equal((await alice(['v', 'docker://local/app:1'])).code, UNTRUSTED);
+    await engine.docker(['tag', imageA, 'local/app:1']);
+    assert.equal((await alice(['authenticate', 'docker://local/app:1'])).code, TRUSTED);
+    assert.equal((await alice(['unsupport', 'docker://local/app:1'])).code, 0);
+    assert.equal((await alice(['a', 'docker://local/app:1'])).code, UNSUPPORTED);
+    assert.equal((await alice(['verify', '--hash', imageB])).code, UNTRUSTED);
+
+    const history = await alice.json(['inspect', 'docker://local/app:1']);
+    const statuses = (history.doc.history as { status: string; index: number }[]).map((h) => `${h.index}:${h.status}`);
+    assert.deepEqual(statuses, ['0:trusted', '2:unsupported']);
+
+    // Time travel: before the unsupport statement (tree size 2), and by time.
+    assert.equal((await alice(['verify', '--at', '2', 'docker://local/app:1'])).code, TRUSTED);
+    assert.equal((await alice(['verify', '--at', '0', 'docker://local/app:1'])).code, UNKNOWN);
+    assert.equal((await alice(['verify', '--at', new Date().toISOString(), 'docker://local/app:1'])).code, UNSUPPORTED);
+    assert.equal((await alice(['verify', '--at', 'yesterday-ish', 'docker://local/app:1'])).code, USAGE);
+
+    const audit = await alice(['ledger', 'audit']);
+    assert.equal(audit.code, 0, audit.stdout);
+    assert.match(audit.stdout, /3 entries, 4 checkpoints, tree size 3: OK/);
+  });
+
+  it('records repo digests from a real registry', async () => {
+    const cli = cliFor(home('registry'), engine.host);
+    await keygen(cli);
+    const remoteTag = `${registry.address}/tool:1`;
+    await engine.docker(['tag', 'local/tool:1', remoteTag]);
+    await engine.docker(['push', remoteTag]);
+    assert.equal((await cli(['sign', `docker://${remoteTag}`])).code, 0);
+    const { doc } = await cli.json(['inspect', `docker://${remoteTag}`]);
+    const meta = (doc.history as { metadata: { repoDigests: string[]; repoTags: string[] } }[])[0]!.metadata;
+    assert.ok(meta.repoDigests.some((d) => d.startsWith(`${registry.address}/tool@sha256:`)), JSON.stringify(meta));
+    assert.ok(meta.repoTags.includes(remoteTag));
+    assert.equal(doc.digest, imageC);
+    const byDigest = await cli(['verify', `docker://${meta.repoDigests[0]}`]);
+    assert.equal(byDigest.code, TRUSTED, byDigest.stderr);
+  });
+
+  it('counts any of several signers, and a policy file sets their levels', async () => {
+    const dir = home('team');
+    const alice = cliFor(dir, engine.host);
+    const bobKey = join(dir, 'bob.key');
+    const aliceId = await keygen(alice);
+    const bobId = await keygen(alice, ['--key', bobKey]);
+    assert.equal((await alice(['sign', '--key', bobKey, 'docker://local/tool:1'])).code, 0);
+    assert.equal((await alice(['verify', 'docker://local/tool:1'])).code, UNKNOWN);
+    assert.equal((await alice(['verify', '--signer', aliceId, 'docker://local/tool:1'])).code, UNKNOWN);
+    assert.equal((await alice(['verify', '--signer', aliceId, '--signer', bobId, 'docker://local/tool:1'])).code, TRUSTED);
+    assert.equal((await alice(['verify', '--signerID', bobId, 'docker://local/tool:1'])).code, TRUSTED);
+    const policy = join(dir, 'policy.json');
+    writeFileSync(policy, JSON.stringify({ signers: [{ keyId: aliceId, level: 1 }, { keyId: bobId, name: 'bob', level: 3 }] }));
+    const withPolicy = await alice.json(['verify', '--policy', policy, 'docker://local/tool:1']);
+    assert.equal(withPolicy.code, TRUSTED);
+    assert.equal((withPolicy.doc.verification as { level: number }).level, 3);
+    assert.equal(withPolicy.doc.signer, 'bob');
+    writeFileSync(policy, JSON.stringify({ signers: [{ keyId: 'nope', level: 7 }], extra: 1 }));
+    const bad = await alice(['verify', '--policy', policy, 'docker://local/tool:1']);
+    assert.equal(bad.code, 78);
+    assert.match(bad.stderr, /signers\[0\]\.keyId.*signers\[0\]\.level.*extra/);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  it('rejects hostile references, wrong keys and a dead engine with clear errors', async () => {
+    const dir = home('bad');
+    const cli = cliFor(dir, engine.host, { IMAGETRUST_PASSPHRASE: 'correct horse' });
+    await keygen(cli);
+    assert.equal((await cli(['sign', 'docker://local/app-b:1'])).code, 0);
+    const ledger = join(dir, 'ledger.db');
+    const size = async () => ((await cli.json(['ledger', 'info'])).doc.size as number);
+    assert.equal(await size(), 1);
+
+    for (const ref of ['docker://$(touch /tmp/pwned)', "docker://a'b", 'docker://UP', 'docker://x\ny', 'http://x', 'docker://']) {
+      const r = await cli(['sign', ref]);
+      assert.equal(r.code, USAGE, `${ref}: ${r.stderr}`);
+      assert.match(r.stderr, /BAD_IMAGE_REF/);
+    }
+    assert.equal(existsSync('/tmp/pwned'), false);
+    const missing = await cli.json(['sign', 'docker://local/none:1']);
+    assert.equal(missing.code, 66);
+    assert.equal(missing.doc.code, 'IMAGE_NOT_FOUND');
+    assert.equal((await cli(['sign', 'docker://local/app:1'], { IMAGETRUST_PASSPHRASE: 'wrong' })).code, 77);
+    assert.equal((await cli(['sign', 'docker://local/app:1'], { IMAGETRUST_PASSPHRASE: '' })).code, 77);
+    assert.equal((await cli(['sign', '--key', join(dir, 'absent.key'), 'docker://local/app:1'])).code, 77);
+    writeFileSync(join(dir, 'garbage.key'), 'not a key');
+    assert.equal((await cli(['sign', '--key', join(dir, 'garbage.key'), 'docker://local/app:1'])).code, 77);
+    const dead = await cli(['sign', 'docker://local/app:1'], { DOCKER_HOST: `unix://${dir}/no.sock` });
+    assert.equal(dead.code, 69);
+    assert.match(dead.stderr, /DOCKER_UNREACHABLE/);
+    assert.equal((await cli(['verify', '--hash', 'sha256:1234'])).code, USAGE);
+    assert.equal((await cli(['keygen'])).code, 73);
+    assert.equal(await size(), 1);
+    assert.ok(existsSync(ledger));
+  });
+});
+
+describe('ledger serve with a second client', () => {
+  let server: Background;
+  let url: string;
+  let serverHome: string;
+
+  before(async () => {
+    serverHome = home('server');
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    const admin = cliFor(serverHome, engine.host);
+    server = startBackground(process.execPath, [BIN, 'ledger', 'serve', '--port', String(port)], join(serverHome, 'serve.log'), admin.env);
+    await waitFor('ledger serve', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
+  });
+
+  after(async () => server?.stop());
+
+  it('signs on one node and verifies on another, then fails closed when the ledger is gone', async () => {
+    const signer = cliFor(home('signer'), engine.host, { IMAGETRUST_LEDGER: url });
+    const keyId = await keygen(signer);
+    const signed = await signer(['sign', 'docker://local/tool:1']);
+    assert.equal(signed.code, 0, signed.stderr);
+    const reader = cliFor(home('reader'), engine.host, { IMAGETRUST_LEDGER: url });
+    const r = await reader.json(['verify', '--signer', keyId, 'docker://local/tool:1']);
+    assert.equal(r.code, TRUSTED);
+    assert.equal(((r.doc.imagetrust as { ledger: { location: string } }).ledger.location), url);
+    assert.equal((await signer(['untrust', 'docker://local/tool:1'])).code, 0);
+    assert.equal((await reader(['verify', '--signer', keyId, 'docker://local/tool:1'])).code, UNTRUSTED);
+    assert.equal((await reader(['verify', '--signer', keyId, '--at', '1', 'docker://local/tool:1'])).code, TRUSTED);
+
+    await server.stop();
+    const down = await reader(['verify', '--signer', keyId, 'docker://local/tool:1']);
+    assert.equal(down.code, 69);
+    assert.match(down.stderr, /LEDGER_UNREACHABLE/);
+  });
+
+  it('refuses a server that rewrote its history at the same address', async () => {
+    const port = await freePort();
+    const sameUrl = `http://127.0.0.1:${port}`;
+    const serveAt = (dir: string): Background =>
+      startBackground(process.execPath, [BIN, 'ledger', 'serve', '--port', String(port)], join(dir, 'serve.log'), cliFor(dir, engine.host).env);
+    const healthy = () => waitFor('ledger serve', async () => ((await fetch(`${sameUrl}/healthz`)).ok ? true : undefined));
+
+    // The operator keeps an older copy of the ledger (tree size 1) with its key...
+    const forkHome = home('fork');
+    copyFileSync(join(serverHome, 'ledger.db.key'), join(forkHome, 'ledger.db.key'));
+    const old = new Database(join(serverHome, 'ledger.db'), { readonly: true });
+    await old.backup(join(forkHome, 'ledger.db'));
+    old.close();
+    const db = new Database(join(forkHome, 'ledger.db'));
+    db.prepare('DELETE FROM entries WHERE idx >= 1').run();
+    db.prepare('DELETE FROM nodes WHERE NOT (level = 0 AND idx = 0)').run();
+    db.prepare('DELETE FROM checkpoints WHERE size > 1').run();
+    db.close();
+
+    // ...while a client verifies against the real ledger (tree size 2) and keeps its checkpoint.
+    const real = serveAt(serverHome);
+    const victim = cliFor(home('victim'), engine.host, { IMAGETRUST_LEDGER: sameUrl });
+    const rogue = cliFor(home('rogue'), engine.host, { IMAGETRUST_LEDGER: sameUrl });
+    const rogueId = await keygen(rogue);
+    try {
+      await healthy();
+      assert.equal((await victim(['verify', '--signer', rogueId, '--hash', imageC])).code, UNKNOWN);
+    } finally {
+      await real.stop();
+    }
+    // Then the old copy is served at the same address and grows a different history.
+    const fork = serveAt(forkHome);
+    try {
+      await healthy();
+      assert.equal((await rogue(['sign', '--hash', imageC])).code, 0);
+      assert.equal((await rogue(['sign', '--hash', imageB])).code, 0);
+      const r = await victim.json(['verify', '--signer', rogueId, '--hash', imageC]);
+      assert.equal(r.code, COMPROMISED, JSON.stringify(r.doc));
+      assert.equal(r.doc.code, 'LEDGER_INCONSISTENT');
+      const details = r.doc.details as { trusted: string; presented: string };
+      assert.match(details.trusted, /\n2\n/);
+      assert.match(details.presented, /\n3\n/);
+    } finally {
+      await fork.stop();
+    }
+  });
+});
+
+describe('a ledger file edited by hand makes verify exit 10, never 0', () => {
+  async function notarizedCopy(name: string): Promise<{ cli: Cli; db: Database.Database }> {
+    const dir = home(name);
+    const cli = cliFor(dir, engine.host);
+    await keygen(cli);
+    assert.equal((await cli(['sign', 'docker://local/app-b:1'])).code, 0);
+    assert.equal((await cli(['sign', 'docker://local/tool:1'])).code, 0);
+    assert.equal((await cli(['untrust', 'docker://local/tool:1'])).code, 0);
+    assert.equal((await cli(['sign', '--hash', `sha256:${'e'.repeat(64)}`])).code, 0);
+    assert.equal((await cli(['verify', 'docker://local/tool:1'])).code, UNTRUSTED);
+    return { cli, db: new Database(join(dir, 'ledger.db')) };
+  }
+
+  async function assertCompromised(cli: Cli): Promise<void> {
+    const r = await cli.json(['verify', 'docker://local/tool:1']);
+    assert.equal(r.code, COMPROMISED, `${JSON.stringify(r.doc)} ${r.stderr}`);
+    assert.match(r.stderr, /ledger compromised/);
+  }
+
+  const cases: [string, (db: Database.Database) => void][] = [
+    ['a status flipped', (db) => {
+      const row = db.prepare('SELECT leaf FROM entries WHERE idx = 2').get() as { leaf: Buffer };
+      const env = JSON.parse(row.leaf.toString()) as { payload: string };
+      const payload = Buffer.from(env.payload, 'base64').toString().replace('"untrusted"', '"trusted"');
+      db.prepare('UPDATE entries SET leaf = ? WHERE idx = 2').run(Buffer.from(JSON.stringify({ ...env, payload: Buffer.from(payload).toString('base64') })));
+    }],
+    ['a row deleted', (db) => void db.prepare('DELETE FROM entries WHERE idx = 2').run()],
+    ['rows reordered', (db) => {
+      const a = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 1').get() as { leaf: Buffer; digest: string };
+      const b = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 2').get() as { leaf: Buffer; digest: string };
+      db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 1').run(b.leaf, b.digest);
+      db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 2').run(a.leaf, a.digest);
+    }],
+    ['the last rows truncated', (db) => void db.prepare('DELETE FROM entries WHERE idx >= 2').run()],
+    ['a checkpoint replaced', (db) => {
+      const old = db.prepare('SELECT note FROM checkpoints WHERE size = 2').get() as { note: string };
+      db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(old.note);
+    }],
+    ['a checkpoint forged', (db) => {
+      const row = db.prepare('SELECT note FROM checkpoints WHERE size = 4').get() as { note: string };
+      db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(row.note.replace(/\n4\n/, '\n5\n'));
+    }],
+  ];
+
+  for (const [name, tamper] of cases) {
+    it(name, async () => {
+      const { cli, db } = await notarizedCopy(name.replace(/\W+/g, '-'));
+      tamper(db);
+      db.close();
+      await assertCompromised(cli);
+      const audit = await cli(['ledger', 'audit']);
+      assert.notEqual(audit.code, 0, audit.stdout);
+    });
+  }
+});

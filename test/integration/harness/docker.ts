@@ -1,0 +1,114 @@
+// A real Docker engine for integration tests. Uses IMAGETRUST_TEST_DOCKER_HOST when given;
+// otherwise starts its own dockerd (own socket, data and exec roots; no bridge, no iptables)
+// and stops it afterwards. Test images are built from a busybox rootfs with `docker import`
+// (no image can be pulled here); a marker file makes each variant a distinct image ID.
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ReadOnlyDocker } from '../../../pkg/docker/engine';
+import { run, runOk, startBackground, waitFor, type Background } from './process';
+
+export interface Engine {
+  host: string;
+  dir: string;
+  /** Runs the docker CLI against this engine. */
+  docker(args: string[], input?: Buffer | string): Promise<string>;
+  stop(): Promise<void>;
+  /** Restarts a harness-started engine (for outage tests). */
+  restart?(): Promise<void>;
+  kill?(): Promise<void>;
+}
+
+const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+
+async function reachable(host: string): Promise<boolean> {
+  try {
+    await new ReadOnlyDocker({ dockerHost: host, timeoutMs: 3000 }).ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cli(host: string) {
+  return (args: string[], input?: Buffer | string) =>
+    runOk('docker', args, { env: { ...process.env, DOCKER_HOST: host }, ...(input === undefined ? {} : { input }), timeoutMs: 120_000 });
+}
+
+export async function startEngine(name = 'node'): Promise<Engine> {
+  const given = process.env.IMAGETRUST_TEST_DOCKER_HOST;
+  if (given) {
+    if (!(await reachable(given))) throw new Error(`IMAGETRUST_TEST_DOCKER_HOST=${given} is not reachable`);
+    return { host: given, dir: tmpdir(), docker: cli(given), stop: async () => undefined };
+  }
+  // Short path: a unix socket path must stay under 108 bytes.
+  const dir = mkdtempSync(join('/tmp', `itd-${name}-`));
+  const host = `unix://${dir}/docker.sock`;
+  let daemon: Background | undefined;
+  const start = async (): Promise<void> => {
+    daemon = startBackground(
+      'dockerd',
+      [
+        '--host', host,
+        '--data-root', join(dir, 'data'),
+        '--exec-root', join(dir, 'exec'),
+        '--pidfile', join(dir, 'docker.pid'),
+        '--bridge=none', '--iptables=false', '--ip6tables=false',
+      ],
+      join(dir, 'dockerd.log'),
+    );
+    await waitFor(`dockerd ${name} (log: ${dir}/dockerd.log)`, async () => ((await reachable(host)) ? true : undefined), 60_000, 200);
+  };
+  await start();
+  const stopDaemon = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    await daemon?.stop(signal);
+    // A killed dockerd leaves its containerd behind; its pid file names it.
+    await run('pkill', ['-f', `${dir}/exec/containerd`]).catch(() => undefined);
+  };
+  return {
+    host,
+    dir,
+    docker: cli(host),
+    async stop() {
+      await stopDaemon();
+      await run('umount', ['-R', join(dir, 'data')]).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    },
+    async restart() {
+      await stopDaemon();
+      await start();
+    },
+    async kill() {
+      await stopDaemon('SIGKILL');
+    },
+  };
+}
+
+/** Imports a busybox image whose content differs by `variant`; returns its image ID. */
+export async function importImage(engine: Engine, tag: string, variant: string): Promise<string> {
+  if (!BUSYBOX) throw new Error('busybox is not installed (apt-get install busybox-static)');
+  const root = mkdtempSync(join(tmpdir(), 'itd-rootfs-'));
+  try {
+    mkdirSync(join(root, 'bin'));
+    copyFileSync(BUSYBOX, join(root, 'bin', 'busybox'));
+    for (const tool of ['sh', 'sleep', 'true', 'cat']) symlinkSync('busybox', join(root, 'bin', tool));
+    writeFileSync(join(root, 'variant'), `${variant}\n`);
+    const tar = await runTar(root);
+    const out = await engine.docker(['import', '-c', 'CMD ["/bin/sleep","3600"]', '-', tag], tar);
+    return out.trim();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function runTar(root: string): Promise<Buffer> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn('tar', ['-C', root, '-c', '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar exited ${code}`))));
+  });
+}
