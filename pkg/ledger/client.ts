@@ -14,6 +14,8 @@ import type { StateStore } from './state';
 import type { ImageDigest, SignedStatement } from './statement';
 import { VerificationCache, verifyEntries, verifyExtends } from './verifier';
 
+const MAX_CACHED_ANSWERS = 50_000;
+
 export interface LedgerClientOptions {
   state: StateStore;
   /** A pinned checkpoint key (C2SP vkey); without it the first key seen is kept. */
@@ -43,6 +45,7 @@ export class LedgerClient {
   private origin: string | undefined;
   private proven: { checkpoint: SignedCheckpoint; at: number } | undefined;
   private readonly cache: VerificationCache;
+  private readonly answers = new Map<string, VerifiedLookup>();
   private readonly clock: () => number;
 
   constructor(
@@ -158,9 +161,17 @@ export class LedgerClient {
   async lookup(digest: ImageDigest, at?: CheckpointQuery): Promise<VerifiedLookup> {
     const latest = await this.latest();
     const checkpoint = at === undefined ? latest : await this.historical(at, latest);
+    // What a log holds below a proven tree size never changes: a verified answer for
+    // (digest, checkpoint) stays true, so it is kept until the cache fills.
+    const key = `${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}`;
+    const cached = this.answers.get(key);
+    if (cached) return { ...cached, latest };
     const entries = await this.backend.lookup(digest, checkpoint.size);
     const statements = verifyEntries(entries, checkpoint, digest, this.cache);
-    return { digest, checkpoint, latest, statements, proofs: new Map(entries.map((e) => [e.index, e.proof])) };
+    const answer = { digest, checkpoint, latest, statements, proofs: new Map(entries.map((e) => [e.index, e.proof])) };
+    if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.clear();
+    this.answers.set(key, answer);
+    return answer;
   }
 
   async verify(digest: ImageDigest, policy: TrustPolicy, at?: CheckpointQuery): Promise<VerifiedAnswer> {

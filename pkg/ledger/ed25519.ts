@@ -10,11 +10,23 @@ const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 export const ED25519_PUBLIC_KEY_SIZE = 32;
 export const ED25519_SIGNATURE_SIZE = 64;
 
+// Importing a key costs about as much as verifying a signature; signers are few, so their
+// KeyObjects are kept (bounded, keyed by the raw key bytes).
+const imported = new Map<string, KeyObject>();
+const MAX_IMPORTED = 4096;
+
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== ED25519_PUBLIC_KEY_SIZE) {
     throw new ImagetrustError('KEY_INVALID', `an Ed25519 public key has 32 bytes, not ${raw.length}`);
   }
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  const id = Buffer.from(raw).toString('base64');
+  let key = imported.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (imported.size >= MAX_IMPORTED) imported.clear();
+    imported.set(id, key);
+  }
+  return key;
 }
 
 export function rawPublicKey(key: KeyObject): Buffer {
@@ -38,6 +50,18 @@ export function ed25519Verify(publicKey: KeyObject, message: Uint8Array, signatu
   } catch {
     return false;
   }
+}
+
+/** ed25519Verify on the thread pool (node:crypto's callback form). */
+export function ed25519VerifyAsync(publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  if (signature.length !== ED25519_SIGNATURE_SIZE) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    try {
+      verify(null, message, publicKey, signature, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 export function privateKeyFromPem(pem: string | Buffer, passphrase?: string): KeyObject {

@@ -19,7 +19,7 @@ import {
   type Range,
 } from './merkle';
 import { noteSigner, vkeyFor, type NoteSigner } from './note';
-import { openStatement, type ImageDigest } from './statement';
+import { openStatementAsync, type ImageDigest } from './statement';
 import type { LedgerStore, StoredCheckpoint } from './store/store';
 
 export interface ProvenEntry {
@@ -84,10 +84,12 @@ export class Ledger {
   async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     if (envelopes.length === 0) throw new ImagetrustError('BAD_REQUEST', 'nothing to append');
     if (envelopes.length > MAX_BATCH) throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
-    const leaves = envelopes.map((envelope) => {
-      const { statement } = openStatement(envelope);
-      return { leaf: envelope, leafHash: hashLeaf(envelope), digest: statement.digest };
-    });
+    const leaves = await Promise.all(
+      envelopes.map(async (envelope) => {
+        const { statement } = await openStatementAsync(envelope);
+        return { leaf: envelope, leafHash: hashLeaf(envelope), digest: statement.digest };
+      }),
+    );
     return this.store.append({ leaves, sign: (size, root) => this.sign(size, root), now: this.clock() });
   }
 
@@ -105,15 +107,17 @@ export class Ledger {
     return this.store.checkpointAtTime(time);
   }
 
-  private async resolve(plan: Range[]): Promise<Buffer[]> {
-    const ids = planNodes(plan);
-    const found = await this.store.nodes(ids);
-    const lookup = (id: NodeId): Buffer => {
+  private async fetchNodes(plan: Range[]): Promise<(id: NodeId) => Buffer> {
+    const found = await this.store.nodes(planNodes(plan));
+    return (id: NodeId): Buffer => {
       const hash = found.get(nodeKey(id));
       if (!hash) throw new ImagetrustError('LEDGER_TAMPERED', `ledger is missing tree node ${nodeKey(id)}`);
       return hash;
     };
-    return resolvePlan(plan, lookup);
+  }
+
+  private async resolve(plan: Range[]): Promise<Buffer[]> {
+    return resolvePlan(plan, await this.fetchNodes(plan));
   }
 
   private async requireSize(size: number): Promise<void> {
@@ -127,9 +131,10 @@ export class Ledger {
   async lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
     await this.requireSize(size);
     const entries = await this.store.entriesByDigest(digest, size);
-    return Promise.all(
-      entries.map(async (e) => ({ index: e.index, leaf: e.leaf, proof: await this.resolve(inclusionPlan(e.index, size)) })),
-    );
+    const plans = entries.map((e) => inclusionPlan(e.index, size));
+    // One fetch for the nodes of every proof: proofs for one digest share their upper levels.
+    const lookup = await this.fetchNodes(plans.flat());
+    return entries.map((e, i) => ({ index: e.index, leaf: e.leaf, proof: resolvePlan(plans[i] as Range[], lookup) }));
   }
 
   async inclusionProof(index: number, size: number): Promise<Buffer[]> {

@@ -7,7 +7,7 @@
 
 import type { KeyObject } from 'node:crypto';
 import { ImagetrustError } from '../errors';
-import { ed25519Sign, ed25519Verify, publicKeyFromRaw, rawPublicKey } from './ed25519';
+import { ed25519Sign, ed25519Verify, ed25519VerifyAsync, publicKeyFromRaw, rawPublicKey } from './ed25519';
 import { sha256 } from './merkle';
 
 export const PAYLOAD_TYPE = 'application/vnd.imagetrust.statement.v1+json';
@@ -149,12 +149,14 @@ export function validateStatement(s: unknown): asserts s is Statement {
   }
 }
 
-/**
- * Parses logged bytes into a statement whose signature verified with the key the envelope
- * carries, and whose signer field is that key's id. Anything else is STATEMENT_INVALID.
- * Whether that signer is *allowed* is policy, decided elsewhere.
- */
-export function openStatement(envelopeBytes: Uint8Array): SignedStatement {
+interface ParsedEnvelope {
+  raw: Buffer;
+  keyid: string;
+  payload: Buffer;
+  sig: Buffer;
+}
+
+function parseEnvelope(envelopeBytes: Uint8Array): ParsedEnvelope {
   if (envelopeBytes.length > MAX_ENVELOPE_BYTES) throw invalid('statement is larger than 64 KiB');
   let env: unknown;
   try {
@@ -176,17 +178,38 @@ export function openStatement(envelopeBytes: Uint8Array): SignedStatement {
   if (signerKeyId(raw) !== sigEntry.keyid) throw invalid('statement key id does not match its public key');
   const payload = Buffer.from(env.payload, 'base64');
   if (payload.toString('base64') !== env.payload) throw invalid('statement payload is not canonical base64');
-  const sig = Buffer.from(sigEntry.sig, 'base64');
-  if (!ed25519Verify(publicKeyFromRaw(raw), pae(PAYLOAD_TYPE, payload), sig)) {
-    throw invalid('statement signature does not verify');
-  }
+  return { raw, keyid: sigEntry.keyid, payload, sig: Buffer.from(sigEntry.sig, 'base64') };
+}
+
+function parsePayload(parsed: ParsedEnvelope, envelopeBytes: Uint8Array): SignedStatement {
   let statement: unknown;
   try {
-    statement = JSON.parse(payload.toString('utf8'));
+    statement = JSON.parse(parsed.payload.toString('utf8'));
   } catch (err) {
     throw new ImagetrustError('STATEMENT_INVALID', 'statement payload is not JSON', { cause: err });
   }
   validateStatement(statement);
-  if (statement.signer !== sigEntry.keyid) throw invalid('statement names another signer than the key that signed it');
+  if (statement.signer !== parsed.keyid) throw invalid('statement names another signer than the key that signed it');
   return { statement, envelope: Buffer.from(envelopeBytes) };
+}
+
+/**
+ * Parses logged bytes into a statement whose signature verified with the key the envelope
+ * carries, and whose signer field is that key's id. Anything else is STATEMENT_INVALID.
+ * Whether that signer is *allowed* is policy, decided elsewhere.
+ */
+export function openStatement(envelopeBytes: Uint8Array): SignedStatement {
+  const parsed = parseEnvelope(envelopeBytes);
+  if (!ed25519Verify(publicKeyFromRaw(parsed.raw), pae(PAYLOAD_TYPE, parsed.payload), parsed.sig)) {
+    throw invalid('statement signature does not verify');
+  }
+  return parsePayload(parsed, envelopeBytes);
+}
+
+/** openStatement with the signature checked on libuv's thread pool, so a batch uses every core. */
+export async function openStatementAsync(envelopeBytes: Uint8Array): Promise<SignedStatement> {
+  const parsed = parseEnvelope(envelopeBytes);
+  const ok = await ed25519VerifyAsync(publicKeyFromRaw(parsed.raw), pae(PAYLOAD_TYPE, parsed.payload), parsed.sig);
+  if (!ok) throw invalid('statement signature does not verify');
+  return parsePayload(parsed, envelopeBytes);
 }

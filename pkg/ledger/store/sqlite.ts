@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE INDEX IF NOT EXISTS checkpoints_by_time ON checkpoints (created_at, size);
 `;
 
+const NODE_CHUNK = 128;
+
 export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
@@ -50,6 +52,7 @@ export class SqliteStore implements LedgerStore {
   private readonly db: Database.Database;
   private readonly path: string;
   private readonly stmt;
+  private readonly nodeQueries = new Map<number, Database.Statement<number[], { level: number; idx: number; hash: Buffer }>>();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -164,11 +167,25 @@ export class SqliteStore implements LedgerStore {
 
   async nodes(ids: NodeId[]): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
-    for (const id of ids) {
-      const row = this.stmt.getNode.get(id.level, id.index);
-      if (row) out.set(nodeKey(id), row.hash);
+    for (let i = 0; i < ids.length; i += NODE_CHUNK) {
+      const chunk = ids.slice(i, i + NODE_CHUNK);
+      const params = chunk.flatMap((id) => [id.level, id.index]);
+      for (const row of this.nodeQuery(chunk.length).all(...params)) out.set(`${row.level}/${row.idx}`, row.hash);
     }
     return out;
+  }
+
+  /** One query for up to NODE_CHUNK nodes; statements are prepared once per length. */
+  private nodeQuery(n: number): Database.Statement<number[], { level: number; idx: number; hash: Buffer }> {
+    let stmt = this.nodeQueries.get(n);
+    if (!stmt) {
+      const values = Array.from({ length: n }, () => '(?, ?)').join(', ');
+      stmt = this.db.prepare<number[], { level: number; idx: number; hash: Buffer }>(
+        `SELECT level, idx, hash FROM nodes WHERE (level, idx) IN (VALUES ${values})`,
+      );
+      this.nodeQueries.set(n, stmt);
+    }
+    return stmt;
   }
 
   async counts(): Promise<StoreCounts> {
