@@ -26,7 +26,8 @@ const SYNC = (process.env.BENCH_SYNC ?? 'FULL') as 'FULL' | 'NORMAL';
 
 const key = generateSignerKey();
 const policy = policyForSigners([key.keyId]);
-const digestOf = (i: number): ImageDigest => `sha256:${createHash('sha256').update(`image ${i}`).digest('hex')}`;
+const digestOf = (i: number): ImageDigest =>
+  `sha256:${createHash('sha256').update(`image ${i}`).digest('hex')}`;
 
 function statement(i: number, digests: number) {
   return signStatement(
@@ -81,9 +82,14 @@ async function benchSize(n: number): Promise<Row> {
     const singleMs = performance.now() - t1;
 
     const size = (await ledger.latestCheckpoint()).size;
-    const client = new LedgerClient(new LocalBackend(ledger), { state: new MemoryStateStore(), checkpointMaxAge: 3_600_000 });
+    const client = new LedgerClient(new LocalBackend(ledger), {
+      state: new MemoryStateStore(),
+      checkpointMaxAge: 3_600_000,
+    });
     await client.latest();
-    const picks = Array.from({ length: Math.min(LOOKUPS, digests) }, (_, i) => digestOf((i * 7919) % digests));
+    const picks = Array.from({ length: Math.min(LOOKUPS, digests) }, (_, i) =>
+      digestOf((i * 7919) % digests),
+    );
     let proofMax = 0;
     let proofSum = 0;
     let proofs = 0;
@@ -98,7 +104,10 @@ async function benchSize(n: number): Promise<Row> {
     }
     const coldMs = performance.now() - t2;
     let statementsChecked = 0;
-    const fresh = new LedgerClient(new LocalBackend(ledger), { state: new MemoryStateStore(), checkpointMaxAge: 3_600_000 });
+    const fresh = new LedgerClient(new LocalBackend(ledger), {
+      state: new MemoryStateStore(),
+      checkpointMaxAge: 3_600_000,
+    });
     await fresh.latest();
     const t2c = performance.now();
     const CONCURRENCY = 32;
@@ -132,13 +141,33 @@ async function benchSize(n: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  console.log(`imagetrust ledger benchmark — SQLite WAL, synchronous=${SYNC}, batches of ${BATCH}, Node ${process.version}`);
-  console.log('targets: durable appends >= 5,000/s; verified lookups >= 5,000/s cold, >= 100,000/s warm; proof <= ceil(log2 n)');
-  console.log('a lookup returns every statement about a digest (about two here), each with its signature and inclusion proof checked;');
-  console.log('"cold x32" runs 32 lookups at a time on a fresh client; "warm" repeats them on a client that already proved them.\n');
+  console.log(
+    `imagetrust ledger benchmark — SQLite WAL, synchronous=${SYNC}, batches of ${BATCH}, Node ${process.version}`,
+  );
+  console.log(
+    'targets: durable appends >= 5,000/s; verified lookups >= 5,000/s cold, >= 100,000/s warm; proof <= ceil(log2 n)',
+  );
+  console.log(
+    'a lookup returns every statement about a digest (about two here), each with its signature and inclusion proof checked;',
+  );
+  console.log(
+    '"cold x32" runs 32 lookups at a time on a fresh client; "warm" repeats them on a client that already proved them.\n',
+  );
   const rows: Row[] = [];
   for (const n of SIZES) rows.push(await benchSize(n));
-  const header = ['entries', 'appends (batched)', 'appends (1/txn)', 'lookups cold', 'cold x32', 'stmts verified cold', 'lookups warm', 'proof max', 'proof mean', 'ceil(log2 n)', 'bytes/entry'];
+  const header = [
+    'entries',
+    'appends (batched)',
+    'appends (1/txn)',
+    'lookups cold',
+    'cold x32',
+    'stmts verified cold',
+    'lookups warm',
+    'proof max',
+    'proof mean',
+    'ceil(log2 n)',
+    'bytes/entry',
+  ];
   const lines = rows.map((r) => [
     r.entries.toLocaleString('en-US'),
     r.appendRate,

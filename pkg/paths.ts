@@ -12,7 +12,8 @@ export interface Paths {
 }
 
 export function defaultPaths(env: NodeJS.ProcessEnv = process.env): Paths {
-  const home = env.IMAGETRUST_HOME || join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'imagetrust');
+  const home =
+    env.IMAGETRUST_HOME || join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'imagetrust');
   return {
     home,
     ledger: join(home, 'ledger.db'),

@@ -42,7 +42,8 @@ export class CliContext {
 
   get json(): boolean {
     const o = (this.opts.output ?? '').replace(/^=/, '');
-    if (o !== '' && o !== 'json' && o !== 'text') throw new ImagetrustError('USAGE', `--output must be json or text, not ${o}`);
+    if (o !== '' && o !== 'json' && o !== 'text')
+      throw new ImagetrustError('USAGE', `--output must be json or text, not ${o}`);
     return o === 'json';
   }
 
@@ -59,7 +60,9 @@ export class CliContext {
       try {
         return readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
-        throw new ImagetrustError('IO', `cannot read passphrase file ${this.opts.passphraseFile}`, { cause: err });
+        throw new ImagetrustError('IO', `cannot read passphrase file ${this.opts.passphraseFile}`, {
+          cause: err,
+        });
       }
     }
     return this.io.env.IMAGETRUST_PASSPHRASE || undefined;
@@ -76,7 +79,11 @@ export class CliContext {
       try {
         doc = JSON.parse(readFileSync(this.opts.policy, 'utf8'));
       } catch (err) {
-        throw new ImagetrustError('CONFIG_INVALID', `cannot read policy ${this.opts.policy}: ${(err as Error).message}`, { cause: err });
+        throw new ImagetrustError(
+          'CONFIG_INVALID',
+          `cannot read policy ${this.opts.policy}: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       return parsePolicy(doc, this.opts.policy);
     }
@@ -132,6 +139,7 @@ export function readPublicKeyId(path: string): string {
     }
     throw new ImagetrustError('KEY_INVALID', `${path} is not a public key file`, { cause: err });
   }
-  if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId)) throw new ImagetrustError('KEY_INVALID', `${path} holds no key id`);
+  if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId))
+    throw new ImagetrustError('KEY_INVALID', `${path} holds no key id`);
   return doc.keyId;
 }

@@ -11,7 +11,8 @@ import { withGlobalOptions, type CommandRunner } from './options';
 
 function localLocation(ctx: CliContext, what: string): string {
   const location = ctx.ledgerLocation;
-  if (isRemoteLocation(location)) throw new ImagetrustError('USAGE', `${what} needs a local ledger file, not ${location}`);
+  if (isRemoteLocation(location))
+    throw new ImagetrustError('USAGE', `${what} needs a local ledger file, not ${location}`);
   return location;
 }
 
@@ -23,10 +24,11 @@ interface ServeOptions {
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ImagetrustError('USAGE', `--port ${opts.port} is not a port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ImagetrustError('USAGE', `--port ${opts.port} is not a port`);
   const location = localLocation(ctx, 'ledger serve');
   const ledger = await openLocalLedger(location, {
-    onCreated: (vkey) => ctx.io.stderr(`created a new ledger at ${location}\n`),
+    onCreated: () => ctx.io.stderr(`created a new ledger at ${location}\n`),
     clock: ctx.io.now,
   });
   const app = buildLedgerServer({
@@ -34,7 +36,9 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     ...(opts.allowSigner?.length ? { allowedSigners: new Set(opts.allowSigner) } : {}),
   });
   const address = await app.listen({ host: opts.host, port });
-  ctx.io.stderr(`ledger ${ledger.info.origin} (${location}) listening on ${address}\nledger key: ${ledger.info.vkey}\n`);
+  ctx.io.stderr(
+    `ledger ${ledger.info.origin} (${location}) listening on ${address}\nledger key: ${ledger.info.vkey}\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGTERM', stop);
@@ -48,7 +52,10 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
 async function audit(ctx: CliContext): Promise<number> {
   const location = localLocation(ctx, 'ledger audit');
   const ledger = await openLocalLedger(location, { readonly: false });
-  const bar = ctx.io.isTTY && !ctx.json ? new SingleBar({ format: 'auditing [{bar}] {value}/{total} entries', hideCursor: true }) : undefined;
+  const bar =
+    ctx.io.isTTY && !ctx.json
+      ? new SingleBar({ format: 'auditing [{bar}] {value}/{total} entries', hideCursor: true })
+      : undefined;
   try {
     let started = false;
     const report = await auditLedger(ledger, {
@@ -63,7 +70,9 @@ async function audit(ctx: CliContext): Promise<number> {
     bar?.stop();
     if (ctx.json) ctx.io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      ctx.io.stdout(`${report.entries} entries, ${report.checkpoints} checkpoints, tree size ${report.treeSize}: ${report.problems.length === 0 ? 'OK' : `${report.problems.length} problem(s)`}\n`);
+      ctx.io.stdout(
+        `${report.entries} entries, ${report.checkpoints} checkpoints, tree size ${report.treeSize}: ${report.problems.length === 0 ? 'OK' : `${report.problems.length} problem(s)`}\n`,
+      );
       for (const p of report.problems) ctx.io.stdout(`  ${p}\n`);
     }
     return report.problems.length === 0 ? 0 : new ImagetrustError('LEDGER_TAMPERED', 'audit failed').exitCode;
@@ -77,16 +86,28 @@ async function info(ctx: CliContext): Promise<number> {
   const client = await ctx.ledgerClient();
   try {
     const latest = await client.latest();
-    const doc = { location: client.backend.location, origin: latest.origin, key: client.ledgerKey, size: latest.size, checkpoint: latest.note };
+    const doc = {
+      location: client.backend.location,
+      origin: latest.origin,
+      key: client.ledgerKey,
+      size: latest.size,
+      checkpoint: latest.note,
+    };
     if (ctx.json) ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
-    else ctx.io.stdout(`ledger ${doc.origin} at ${doc.location}\nkey: ${doc.key}\ntree size: ${doc.size}\n${latest.note}`);
+    else
+      ctx.io.stdout(
+        `ledger ${doc.origin} at ${doc.location}\nkey: ${doc.key}\ntree size: ${doc.size}\n${latest.note}`,
+      );
     return 0;
   } finally {
     await client.close();
   }
 }
 
-export function registerLedgerCommands(program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>): void {
+export function registerLedgerCommands(
+  program: Command,
+  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
+): void {
   const ledger = program.command('ledger').description('run, audit or describe a ledger');
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   withGlobalOptions(ledger.command('serve'))

@@ -60,7 +60,9 @@ export function reportError(err: unknown, io: CliIo, json: boolean): number {
   const prefix = e.compromised ? 'ledger compromised: ' : '';
   io.stderr(`imagetrust: ${prefix}${e.message} [${e.code}]\n`);
   if (json) {
-    io.stdout(`${JSON.stringify({ error: e.message, code: e.code, ...(e.details ? { details: e.details } : {}) }, null, 2)}\n`);
+    io.stdout(
+      `${JSON.stringify({ error: e.message, code: e.code, ...(e.details ? { details: e.details } : {}) }, null, 2)}\n`,
+    );
   }
   return e.exitCode;
 }
@@ -68,13 +70,20 @@ export function reportError(err: unknown, io: CliIo, json: boolean): number {
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let code = 0;
   const program = buildProgram(io, (c) => (code = c));
-  const wantsJson = argv.some((a, i) => /^(-o|--output)=?json$/.test(a) || ((a === '-o' || a === '--output') && argv[i + 1] === 'json'));
+  const wantsJson = argv.some(
+    (a, i) => /^(-o|--output)=?json$/.test(a) || ((a === '-o' || a === '--output') && argv[i + 1] === 'json'),
+  );
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (
+        err.code === 'commander.helpDisplayed' ||
+        err.code === 'commander.version' ||
+        err.code === 'commander.help'
+      )
+        return 0;
       return new ImagetrustError('USAGE', err.message).exitCode;
     }
     return reportError(err, io, wantsJson);

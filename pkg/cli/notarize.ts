@@ -11,7 +11,12 @@ interface NotarizeOptions {
   hash?: string;
 }
 
-async function notarize(ctx: CliContext, status: StatementStatus, ref: string | undefined, opts: NotarizeOptions): Promise<number> {
+async function notarize(
+  ctx: CliContext,
+  status: StatementStatus,
+  ref: string | undefined,
+  opts: NotarizeOptions,
+): Promise<number> {
   const json = ctx.json;
   const target = await resolveTarget(ctx, ref, opts.hash);
   const key = ctx.signerKey();
@@ -47,7 +52,10 @@ async function notarize(ctx: CliContext, status: StatementStatus, ref: string | 
   }
 }
 
-export function registerNotarize(program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>): void {
+export function registerNotarize(
+  program: Command,
+  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
+): void {
   const verbs: [string, string[], StatementStatus, string][] = [
     ['sign', ['notarize', 'n', 's'], 'trusted', 'notarize an image as trusted'],
     ['untrust', ['ut'], 'untrusted', 'mark an image as untrusted'],
@@ -58,6 +66,8 @@ export function registerNotarize(program: Command, run: (fn: CommandRunner) => (
       .aliases(aliases)
       .description(`${description} (docker://REF, or --hash)`)
       .option('--hash <digest>', 'the sha256 digest to notarize, without a local image')
-      .action(run((ctx, ref, opts) => notarize(ctx, status, ref as string | undefined, opts as NotarizeOptions)));
+      .action(
+        run((ctx, ref, opts) => notarize(ctx, status, ref as string | undefined, opts as NotarizeOptions)),
+      );
   }
 }

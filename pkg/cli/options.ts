@@ -11,8 +11,14 @@ export function withGlobalOptions(cmd: Command): Command {
     .option('--ledger <path|url>', 'ledger file or URL of `imagetrust ledger serve` (env IMAGETRUST_LEDGER)')
     .option('--ledger-key <vkey>', 'pin the ledger checkpoint key (env IMAGETRUST_LEDGER_KEY)')
     .option('--key <file>', 'signer key file (env IMAGETRUST_KEY)')
-    .option('--passphrase-file <file>', 'file holding the signer key passphrase (or env IMAGETRUST_PASSPHRASE)')
+    .option(
+      '--passphrase-file <file>',
+      'file holding the signer key passphrase (or env IMAGETRUST_PASSPHRASE)',
+    )
     .addOption(new Option('-o, --output <format>', 'output format: json or text').default(''));
 }
 
-export type Registrar = (program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>) => void;
+export type Registrar = (
+  program: Command,
+  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
+) => void;

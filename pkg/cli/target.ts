@@ -14,8 +14,13 @@ export interface Target {
   image?: ImageInfo;
 }
 
-export async function resolveTarget(ctx: CliContext, ref: string | undefined, hash: string | undefined): Promise<Target> {
-  if (ref === undefined && hash === undefined) throw new ImagetrustError('USAGE', 'give docker://REF or --hash sha256:…');
+export async function resolveTarget(
+  ctx: CliContext,
+  ref: string | undefined,
+  hash: string | undefined,
+): Promise<Target> {
+  if (ref === undefined && hash === undefined)
+    throw new ImagetrustError('USAGE', 'give docker://REF or --hash sha256:…');
   const parsed = ref === undefined ? undefined : parseImageRef(ref);
   if (hash !== undefined) {
     const digest = parseImageDigest(hash);

@@ -23,7 +23,11 @@ export function parseAt(value: string | undefined): CheckpointQuery | undefined 
     return { size };
   }
   const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new ImagetrustError('USAGE', `--at ${JSON.stringify(value)}: expected a tree size or an RFC 3339 time`);
+  if (Number.isNaN(time))
+    throw new ImagetrustError(
+      'USAGE',
+      `--at ${JSON.stringify(value)}: expected a tree size or an RFC 3339 time`,
+    );
   return { time };
 }
 
@@ -43,7 +47,11 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
         ...(target.image ? { image: target.image } : {}),
         ...(target.tag ? { tag: target.tag } : {}),
         answer,
-        ledger: { location: client.backend.location, origin: answer.checkpoint.origin, key: client.ledgerKey ?? info.vkey },
+        ledger: {
+          location: client.backend.location,
+          origin: answer.checkpoint.origin,
+          key: client.ledgerKey ?? info.vkey,
+        },
       });
       ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
     } else {
@@ -55,15 +63,23 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
         `  status:  ${verdict.status.toUpperCase()} (${verdict.statusCode})`,
       ];
       if (d) {
-        const who = verdict.signer?.name ? `${d.statement.signer} (${verdict.signer.name})` : d.statement.signer;
+        const who = verdict.signer?.name
+          ? `${d.statement.signer} (${verdict.signer.name})`
+          : d.statement.signer;
         lines.push(`  signer:  ${who}, level ${verdict.level}`);
         lines.push(`  signed:  ${d.statement.time} as ${d.statement.name}`);
-        lines.push(`  proof:   entry #${d.index} is in the checkpoint of tree size ${answer.checkpoint.size} (${answer.checkpoint.origin})`);
+        lines.push(
+          `  proof:   entry #${d.index} is in the checkpoint of tree size ${answer.checkpoint.size} (${answer.checkpoint.origin})`,
+        );
       } else {
-        lines.push(`  no allowed signer notarized this digest in the ${answer.checkpoint.size} entries of ${answer.checkpoint.origin}`);
+        lines.push(
+          `  no allowed signer notarized this digest in the ${answer.checkpoint.size} entries of ${answer.checkpoint.origin}`,
+        );
       }
       if (answer.checkpoint.size !== answer.latest.size) {
-        lines.push(`  as of:   tree size ${answer.checkpoint.size} (the ledger now holds ${answer.latest.size})`);
+        lines.push(
+          `  as of:   tree size ${answer.checkpoint.size} (the ledger now holds ${answer.latest.size})`,
+        );
       }
       ctx.io.stdout(`${lines.join('\n')}\n`);
     }
@@ -89,10 +105,15 @@ async function inspect(ctx: CliContext, ref: string | undefined, opts: VerifyOpt
       metadata: s.statement.metadata,
     }));
     if (json) {
-      ctx.io.stdout(`${JSON.stringify({ name: target.name, digest: target.digest, treeSize: found.checkpoint.size, checkpoint: found.checkpoint.note, history }, null, 2)}\n`);
+      ctx.io.stdout(
+        `${JSON.stringify({ name: target.name, digest: target.digest, treeSize: found.checkpoint.size, checkpoint: found.checkpoint.note, history }, null, 2)}\n`,
+      );
     } else {
-      const lines = [`${target.name} (${target.digest}), ${history.length} statement(s) in tree size ${found.checkpoint.size}:`];
-      for (const h of history) lines.push(`  #${h.index}  ${h.time}  ${h.status.padEnd(11)}  signer ${h.signer}  as ${h.name}`);
+      const lines = [
+        `${target.name} (${target.digest}), ${history.length} statement(s) in tree size ${found.checkpoint.size}:`,
+      ];
+      for (const h of history)
+        lines.push(`  #${h.index}  ${h.time}  ${h.status.padEnd(11)}  signer ${h.signer}  as ${h.name}`);
       ctx.io.stdout(`${lines.join('\n')}\n`);
     }
     return 0;
@@ -101,7 +122,10 @@ async function inspect(ctx: CliContext, ref: string | undefined, opts: VerifyOpt
   }
 }
 
-export function registerVerify(program: Command, run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>): void {
+export function registerVerify(
+  program: Command,
+  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
+): void {
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   withGlobalOptions(program.command('verify [ref]'))
     .aliases(['authenticate', 'a', 'v'])

@@ -27,15 +27,28 @@ export function engineAddress(options: EngineOptions = {}): Docker.DockerOptions
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length), timeout };
   if (host.startsWith('/')) return { socketPath: host, timeout };
   const m = /^(tcp|http|https):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
-  if (!m) throw new ImagetrustError('CONFIG_INVALID', `DOCKER_HOST ${JSON.stringify(host)} is not unix:// or tcp://`);
-  const tls = m[1] === 'https' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
-  const opts: Docker.DockerOptions = { host: m[2], port: Number(m[3] ?? (tls ? 2376 : 2375)), protocol: tls ? 'https' : 'http', timeout };
+  if (!m)
+    throw new ImagetrustError(
+      'CONFIG_INVALID',
+      `DOCKER_HOST ${JSON.stringify(host)} is not unix:// or tcp://`,
+    );
+  const tls =
+    m[1] === 'https' ||
+    (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
+  const opts: Docker.DockerOptions = {
+    host: m[2],
+    port: Number(m[3] ?? (tls ? 2376 : 2375)),
+    protocol: tls ? 'https' : 'http',
+    timeout,
+  };
   if (tls && env.DOCKER_CERT_PATH) {
     const read = (name: string): Buffer => {
       try {
         return readFileSync(join(env.DOCKER_CERT_PATH as string, name));
       } catch (err) {
-        throw new ImagetrustError('CONFIG_INVALID', `cannot read ${name} from DOCKER_CERT_PATH`, { cause: err });
+        throw new ImagetrustError('CONFIG_INVALID', `cannot read ${name} from DOCKER_CERT_PATH`, {
+          cause: err,
+        });
       }
     };
     return { ...opts, ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem') };
@@ -48,12 +61,27 @@ export function dockerError(err: unknown, what: string): ImagetrustError {
   if (err instanceof ImagetrustError) return err;
   const e = err as { statusCode?: number; code?: string; message?: string };
   if (e.statusCode === 404) return new ImagetrustError('NOT_FOUND', `${what}: not found`, { cause: err });
-  const unreachable = ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ESOCKETTIMEDOUT'];
+  const unreachable = [
+    'ECONNREFUSED',
+    'ENOENT',
+    'EACCES',
+    'ETIMEDOUT',
+    'ECONNRESET',
+    'EPIPE',
+    'EHOSTUNREACH',
+    'ESOCKETTIMEDOUT',
+  ];
   if (e.code !== undefined && unreachable.includes(e.code)) {
-    return new ImagetrustError('DOCKER_UNREACHABLE', `Docker engine is unreachable (${e.code}) while trying to ${what}`, { cause: err });
+    return new ImagetrustError(
+      'DOCKER_UNREACHABLE',
+      `Docker engine is unreachable (${e.code}) while trying to ${what}`,
+      { cause: err },
+    );
   }
   if (e.message === 'socket hang up' || /timeout/i.test(e.code ?? '')) {
-    return new ImagetrustError('DOCKER_UNREACHABLE', `Docker engine did not answer while trying to ${what}`, { cause: err });
+    return new ImagetrustError('DOCKER_UNREACHABLE', `Docker engine did not answer while trying to ${what}`, {
+      cause: err,
+    });
   }
   const status = e.statusCode === undefined ? '' : ` (HTTP ${e.statusCode})`;
   return new ImagetrustError('DOCKER_ERROR', `Docker engine refused to ${what}${status}`, { cause: err });
@@ -92,14 +120,30 @@ export class ReadOnlyDocker {
 
   constructor(options: EngineOptions = {}) {
     const opts = engineAddress(options);
-    this.address = opts.socketPath ? `unix://${opts.socketPath}` : `${opts.protocol}://${opts.host}:${opts.port}`;
+    this.address = opts.socketPath
+      ? `unix://${opts.socketPath}`
+      : `${opts.protocol}://${opts.host}:${opts.port}`;
     this.docker = new Docker(opts);
-    const modem = (this.docker as unknown as { modem: { dial: (o: { method?: string; path?: string }, cb: (err: unknown, data?: unknown) => void) => unknown } }).modem;
+    const modem = (
+      this.docker as unknown as {
+        modem: {
+          dial: (
+            o: { method?: string; path?: string },
+            cb: (err: unknown, data?: unknown) => void,
+          ) => unknown;
+        };
+      }
+    ).modem;
     const dial = modem.dial.bind(modem);
     modem.dial = (o, cb) => {
       const method = (o.method ?? 'GET').toUpperCase();
       if (!READ_METHODS.has(method)) {
-        cb(new ImagetrustError('DOCKER_WRITE_REFUSED', `refusing ${method} ${o.path ?? ''}: imagetrust only reads from Docker`));
+        cb(
+          new ImagetrustError(
+            'DOCKER_WRITE_REFUSED',
+            `refusing ${method} ${o.path ?? ''}: imagetrust only reads from Docker`,
+          ),
+        );
         return undefined;
       }
       return dial(o, cb);
@@ -140,7 +184,8 @@ export class ReadOnlyDocker {
       return (await this.docker.getImage(ref).inspect()) as unknown as ImageInspect;
     } catch (err) {
       const e = dockerError(err, `inspect image ${ref}`);
-      if (e.code === 'NOT_FOUND') throw new ImagetrustError('IMAGE_NOT_FOUND', `no image ${ref} on this Docker engine`, { cause: err });
+      if (e.code === 'NOT_FOUND')
+        throw new ImagetrustError('IMAGE_NOT_FOUND', `no image ${ref} on this Docker engine`, { cause: err });
       throw e;
     }
   }

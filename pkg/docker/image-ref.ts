@@ -61,16 +61,24 @@ export function parseImageRef(input: string, options: { requireScheme?: boolean 
   }
   const m = REFERENCE_RE.exec(ref);
   if (!m) {
-    if (/[A-Z]/.test(ref.split(/[:@]/)[0]?.split('/').slice(-1)[0] ?? '')) throw badRef(input, 'repository names are lower case');
+    if (/[A-Z]/.test(ref.split(/[:@]/)[0]?.split('/').slice(-1)[0] ?? ''))
+      throw badRef(input, 'repository names are lower case');
     throw badRef(input, 'unexpected characters');
   }
-  const [, repository, tag, digest] = m as unknown as [string, string, string | undefined, string | undefined];
+  const [, repository, tag, digest] = m as unknown as [
+    string,
+    string,
+    string | undefined,
+    string | undefined,
+  ];
   if (repository.length > 255) throw badRef(input, 'repository name longer than 255 characters');
   // As docker's ParseNormalizedNamed: the first component is a registry only if it looks like
   // a host (a dot, a port, `localhost` or an IPv6 literal); otherwise it is a lower-case path.
   const first = repository.split('/')[0] as string;
-  const isRegistry = repository.includes('/') && (/[.:]/.test(first) || first === 'localhost' || first.startsWith('['));
-  if (!isRegistry && !new RegExp(`^${PATH_COMPONENT}$`).test(first)) throw badRef(input, 'repository names are lower case');
+  const isRegistry =
+    repository.includes('/') && (/[.:]/.test(first) || first === 'localhost' || first.startsWith('['));
+  if (!isRegistry && !new RegExp(`^${PATH_COMPONENT}$`).test(first))
+    throw badRef(input, 'repository names are lower case');
   return {
     engineRef: ref,
     uri: `${DOCKER_SCHEME}${ref}`,

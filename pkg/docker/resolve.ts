@@ -21,7 +21,8 @@ export interface ImageInfo {
   inspect: Record<string, unknown>;
 }
 
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
 
 export function imageInfoFrom(inspect: ImageInspect): ImageInfo {
   const digest = inspect.Id;
@@ -48,7 +49,8 @@ export function imageInfoFrom(inspect: ImageInspect): ImageInfo {
       Size: inspect.Size ?? 0,
     },
   };
-  if (typeof inspect.Architecture === 'string' && inspect.Architecture) info.architecture = inspect.Architecture;
+  if (typeof inspect.Architecture === 'string' && inspect.Architecture)
+    info.architecture = inspect.Architecture;
   if (typeof inspect.Os === 'string' && inspect.Os) info.os = inspect.Os;
   if (typeof inspect.Variant === 'string' && inspect.Variant) info.variant = inspect.Variant;
   if (typeof inspect.Size === 'number' && Number.isSafeInteger(inspect.Size)) info.size = inspect.Size;

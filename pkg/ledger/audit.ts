@@ -35,7 +35,8 @@ export async function auditLedger(ledger: Ledger, options: AuditOptions = {}): P
   const latest = await ledger.latestCheckpoint();
   const counts = await ledger.store.counts();
   const total = Math.max(latest.size, counts.maxIndex + 1);
-  if (counts.entries !== latest.size) report(`storage holds ${counts.entries} entries, the latest checkpoint ${latest.size}`);
+  if (counts.entries !== latest.size)
+    report(`storage holds ${counts.entries} entries, the latest checkpoint ${latest.size}`);
 
   const checkpoints = await ledger.store.checkpointsBetween(0, Number.MAX_SAFE_INTEGER);
   let nextCheckpoint = 0;
@@ -44,13 +45,18 @@ export async function auditLedger(ledger: Ledger, options: AuditOptions = {}): P
   let size = 0;
 
   const checkRootsUpTo = (treeSize: number, root: Buffer): void => {
-    while (nextCheckpoint < checkpoints.length && (checkpoints[nextCheckpoint]?.size ?? Infinity) <= treeSize) {
+    while (
+      nextCheckpoint < checkpoints.length &&
+      (checkpoints[nextCheckpoint]?.size ?? Infinity) <= treeSize
+    ) {
       const cp = checkpoints[nextCheckpoint++]!;
       if (cp.size !== treeSize) continue; // checked when the tree reaches that size
       try {
         const opened = openCheckpoint(cp.note, verifier, origin);
-        if (opened.size !== cp.size) report(`checkpoint row ${cp.size} holds a checkpoint for size ${opened.size}`);
-        else if (!opened.rootHash.equals(root)) report(`checkpoint at size ${cp.size} does not match the stored entries`);
+        if (opened.size !== cp.size)
+          report(`checkpoint row ${cp.size} holds a checkpoint for size ${opened.size}`);
+        else if (!opened.rootHash.equals(root))
+          report(`checkpoint at size ${cp.size} does not match the stored entries`);
       } catch (err) {
         report(`checkpoint at size ${cp.size}: ${isImagetrustError(err) ? err.message : String(err)}`);
       }
@@ -75,7 +81,11 @@ export async function auditLedger(ledger: Ledger, options: AuditOptions = {}): P
     }
     // Grow the tree one leaf at a time so that every checkpoint size in between is checked.
     for (const leafHash of leafHashes) {
-      const { nodes, root } = appendToTree(size, [leafHash], (id: NodeId) => frontier.get(nodeKey(id)) as Buffer);
+      const { nodes, root } = appendToTree(
+        size,
+        [leafHash],
+        (id: NodeId) => frontier.get(nodeKey(id)) as Buffer,
+      );
       const stored = await ledger.store.nodes(nodes.map((n) => n.id));
       for (const n of nodes) {
         frontier.set(nodeKey(n.id), n.hash);

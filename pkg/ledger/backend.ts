@@ -42,7 +42,10 @@ export class LocalBackend implements LedgerBackend {
   }
 
   async checkpoint(query: CheckpointQuery): Promise<string | undefined> {
-    const cp = 'size' in query ? await this.ledger.checkpointAtSize(query.size) : await this.ledger.checkpointAtTime(query.time);
+    const cp =
+      'size' in query
+        ? await this.ledger.checkpointAtSize(query.size)
+        : await this.ledger.checkpointAtTime(query.time);
     return cp?.note;
   }
 
@@ -62,7 +65,10 @@ export class LocalBackend implements LedgerBackend {
   async storedEntryCount(): Promise<{ entries: number; maxIndex: number }> {
     const c = await this.ledger.store.counts();
     if (c.leafNodes !== c.entries) {
-      throw new ImagetrustError('LEDGER_TAMPERED', `ledger holds ${c.entries} entries but ${c.leafNodes} leaf hashes`);
+      throw new ImagetrustError(
+        'LEDGER_TAMPERED',
+        `ledger holds ${c.entries} entries but ${c.leafNodes} leaf hashes`,
+      );
     }
     return { entries: c.entries, maxIndex: c.maxIndex };
   }

@@ -67,7 +67,13 @@ describe('signed note', () => {
   });
 
   it('rejects malformed verifier keys', () => {
-    for (const bad of ['', 'a+b', 'name+0000zz00+AAAA', `log.example+00000000+${verifier.vkey.split('+')[2]}`, 'x y+00000000+AA==']) {
+    for (const bad of [
+      '',
+      'a+b',
+      'name+0000zz00+AAAA',
+      `log.example+00000000+${verifier.vkey.split('+')[2]}`,
+      'x y+00000000+AA==',
+    ]) {
       assertCode(() => noteVerifier(bad), 'KEY_INVALID');
     }
   });
@@ -77,7 +83,10 @@ describe('checkpoint', () => {
   const { signer, verifier } = keyPair('log.example');
 
   it('formats the C2SP body', () => {
-    assert.equal(formatCheckpoint({ origin, size: 7, rootHash: root }), `${origin}\n7\n${root.toString('base64')}\n`);
+    assert.equal(
+      formatCheckpoint({ origin, size: 7, rootHash: root }),
+      `${origin}\n7\n${root.toString('base64')}\n`,
+    );
   });
 
   it('signs, verifies, then parses', () => {

@@ -26,20 +26,23 @@ function malformed(message: string): ImagetrustError {
 }
 
 export function formatCheckpoint(cp: Omit<Checkpoint, 'extensions'> & { extensions?: string[] }): string {
-  if (cp.origin.length === 0 || cp.origin.includes('\n')) throw malformed('checkpoint origin must be one non-empty line');
+  if (cp.origin.length === 0 || cp.origin.includes('\n'))
+    throw malformed('checkpoint origin must be one non-empty line');
   const ext = (cp.extensions ?? []).map((e) => `${e}\n`).join('');
   return `${cp.origin}\n${cp.size}\n${cp.rootHash.toString('base64')}\n${ext}`;
 }
 
 export function parseCheckpoint(text: string): Checkpoint {
   const lines = text.split('\n');
-  if (lines.length < 4 || lines[lines.length - 1] !== '') throw malformed('checkpoint has fewer than three lines');
+  if (lines.length < 4 || lines[lines.length - 1] !== '')
+    throw malformed('checkpoint has fewer than three lines');
   const [origin, sizeText, rootText] = lines as [string, string, string];
   if (origin.length === 0) throw malformed('checkpoint origin is empty');
   if (!/^(0|[1-9][0-9]*)$/.test(sizeText)) throw malformed('checkpoint tree size is not a decimal number');
   const size = Number(sizeText);
   if (!Number.isSafeInteger(size)) throw malformed('checkpoint tree size is too large');
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) throw malformed('checkpoint root hash is not base64 of 32 bytes');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText))
+    throw malformed('checkpoint root hash is not base64 of 32 bytes');
   const rootHash = Buffer.from(rootText, 'base64');
   if (rootHash.length !== HASH_SIZE) throw malformed('checkpoint root hash is not 32 bytes');
   const extensions = lines.slice(3, -1);
@@ -52,8 +55,13 @@ export function signCheckpoint(cp: Omit<Checkpoint, 'extensions'>, signer: NoteS
   return { ...cp, extensions: [], note: signNote(text, [signer]) };
 }
 
-export function openCheckpoint(note: string, verifier: NoteVerifier, expectedOrigin: string): SignedCheckpoint {
-  if (expectedOrigin.length === 0) throw new ImagetrustError('CHECKPOINT_ORIGIN', 'no expected origin was given');
+export function openCheckpoint(
+  note: string,
+  verifier: NoteVerifier,
+  expectedOrigin: string,
+): SignedCheckpoint {
+  if (expectedOrigin.length === 0)
+    throw new ImagetrustError('CHECKPOINT_ORIGIN', 'no expected origin was given');
   const { text } = openNote(note, [verifier]);
   const cp = parseCheckpoint(text);
   if (cp.origin !== expectedOrigin) {

@@ -24,7 +24,9 @@ async function localClient(t: TestContext, path?: string) {
   const dir = path ?? tempDir(t);
   const file = join(dir, 'ledger.db');
   const ledger = await openLocalLedger(file);
-  const client = new LedgerClient(new LocalBackend(ledger), { state: new FileStateStore(join(dir, 'state')) });
+  const client = new LedgerClient(new LocalBackend(ledger), {
+    state: new FileStateStore(join(dir, 'state')),
+  });
   t.after(() => client.close());
   return { client, ledger, file, dir };
 }
@@ -32,7 +34,9 @@ async function localClient(t: TestContext, path?: string) {
 /** Opens a fresh client on the same files, as a new CLI invocation would. */
 async function reopen(t: TestContext, dir: string) {
   const ledger = await openLocalLedger(join(dir, 'ledger.db'));
-  const client = new LedgerClient(new LocalBackend(ledger), { state: new FileStateStore(join(dir, 'state')) });
+  const client = new LedgerClient(new LocalBackend(ledger), {
+    state: new FileStateStore(join(dir, 'state')),
+  });
   t.after(() => client.close());
   return client;
 }
@@ -68,7 +72,10 @@ describe('ledger client over a local ledger', () => {
     const anyOf = await client.verify(app, both);
     assert.equal(anyOf.verdict.status, 'trusted');
     assert.equal(anyOf.verdict.signer?.keyId, bob.keyId);
-    assert.equal((await client.verify(app, policyForSigners([generateSignerKey().keyId]))).verdict.status, 'unknown');
+    assert.equal(
+      (await client.verify(app, policyForSigners([generateSignerKey().keyId]))).verdict.status,
+      'unknown',
+    );
   });
 
   it('travels in time by tree size and by time, proven against the checkpoint of that moment', async (t) => {
@@ -92,7 +99,10 @@ describe('ledger client over a local ledger', () => {
     const byTime = await client.verify(app, onlyAlice, { time: Date.parse('2026-03-01T00:00:01.500Z') });
     assert.equal(byTime.checkpoint.size, 1);
     assert.equal(byTime.verdict.status, 'trusted');
-    await assertRejectsCode(() => client.verify(app, onlyAlice, { time: Date.parse('2020-01-01T00:00:00Z') }), 'NOT_FOUND');
+    await assertRejectsCode(
+      () => client.verify(app, onlyAlice, { time: Date.parse('2020-01-01T00:00:00Z') }),
+      'NOT_FOUND',
+    );
   });
 
   it('refuses statements whose signature does not verify, and stores nothing', async (t) => {
@@ -180,8 +190,14 @@ describe('a ledger file edited by hand is reported compromised, never trusted', 
 
   it('rows reordered', async (t) => {
     const { dir, db } = await notarized(t);
-    const a = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 1').get() as { leaf: Buffer; digest: string };
-    const b = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 3').get() as { leaf: Buffer; digest: string };
+    const a = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 1').get() as {
+      leaf: Buffer;
+      digest: string;
+    };
+    const b = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 3').get() as {
+      leaf: Buffer;
+      digest: string;
+    };
     db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 1').run(b.leaf, b.digest);
     db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 3').run(a.leaf, a.digest);
     await assertCompromised(t, dir);
@@ -198,7 +214,9 @@ describe('a ledger file edited by hand is reported compromised, never trusted', 
   it('the last rows truncated together with their nodes and checkpoints (a rollback)', async (t) => {
     const { dir, db } = await notarized(t);
     db.prepare('DELETE FROM entries WHERE idx >= 3').run();
-    db.prepare('DELETE FROM nodes WHERE (level = 0 AND idx >= 3) OR (level = 1 AND idx >= 1) OR level >= 2').run();
+    db.prepare(
+      'DELETE FROM nodes WHERE (level = 0 AND idx >= 3) OR (level = 1 AND idx >= 1) OR level >= 2',
+    ).run();
     db.prepare('DELETE FROM checkpoints WHERE size > 3').run();
     await assertCompromised(t, dir);
   });
@@ -263,7 +281,10 @@ describe('ledger server and remote client', () => {
 
     // The operator rebuilds the ledger with the same key and origin but a different past.
     const key = join(dir, 'served.db.key');
-    const forked = await openLocalLedger(join(dir, 'forked.db'), { keyPath: key, origin: ledger.info.origin });
+    const forked = await openLocalLedger(join(dir, 'forked.db'), {
+      keyPath: key,
+      origin: ledger.info.origin,
+    });
     await forked.append([statementFor(alice, app, 'trusted').envelope]);
     await forked.append([statementFor(alice, other, 'trusted').envelope]);
     await forked.append([statementFor(alice, digestOf('z'), 'trusted').envelope]);
@@ -291,7 +312,9 @@ describe('ledger server and remote client', () => {
     await new Promise<void>((r) => bogus.listen(0, '127.0.0.1', r));
     t.after(() => bogus.close());
     const port = (bogus.address() as { port: number }).port;
-    const client = new LedgerClient(new RemoteBackend(`http://127.0.0.1:${port}`), { state: new MemoryStateStore() });
+    const client = new LedgerClient(new RemoteBackend(`http://127.0.0.1:${port}`), {
+      state: new MemoryStateStore(),
+    });
     await assertRejectsCode(() => client.verify(app, onlyAlice), 'LEDGER_BAD_RESPONSE');
     const dead = new LedgerClient(new RemoteBackend('http://127.0.0.1:9'), { state: new MemoryStateStore() });
     await assertRejectsCode(() => dead.verify(app, onlyAlice), 'LEDGER_UNREACHABLE');
@@ -304,9 +327,17 @@ describe('ledger server and remote client', () => {
     assert.match(res.body, /first/);
     const bad = await server.inject({ method: 'GET', url: '/api/v1/statements/sha256:zz' });
     assert.equal(bad.statusCode, 400);
-    const post = await server.inject({ method: 'POST', url: '/api/v1/statements', payload: { statements: [5] } });
+    const post = await server.inject({
+      method: 'POST',
+      url: '/api/v1/statements',
+      payload: { statements: [5] },
+    });
     assert.equal(post.statusCode, 400);
-    const forged = await server.inject({ method: 'POST', url: '/api/v1/statements', payload: { statements: ['e30='] } });
+    const forged = await server.inject({
+      method: 'POST',
+      url: '/api/v1/statements',
+      payload: { statements: ['e30='] },
+    });
     assert.equal(forged.statusCode, 400);
     assert.match(forged.body, /STATEMENT_INVALID/);
   });

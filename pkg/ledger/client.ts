@@ -79,9 +79,13 @@ export class LedgerClient {
     }
     const kept = state.load(origin);
     if (kept && kept.vkey !== verifier.vkey) {
-      throw new ImagetrustError('LEDGER_INCONSISTENT', `ledger ${origin} is signed with another key than before`, {
-        details: { trustedKey: kept.vkey, presentedKey: verifier.vkey },
-      });
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        `ledger ${origin} is signed with another key than before`,
+        {
+          details: { trustedKey: kept.vkey, presentedKey: verifier.vkey },
+        },
+      );
     }
     if (bound === undefined) state.bindLocation(location, origin);
     this.verifier = verifier;
@@ -108,7 +112,8 @@ export class LedgerClient {
     if (kept) {
       const trusted = this.open(kept.checkpoint, verifier, origin);
       if (next.size >= trusted.size) {
-        const proof = next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
+        const proof =
+          next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
         verifyExtends(trusted, next, proof);
       } else {
         verifyExtends(trusted, next, []);
@@ -147,11 +152,16 @@ export class LedgerClient {
     }
     const old = this.open(note, verifier, origin);
     if (old.size > latest.size) {
-      throw new ImagetrustError('LEDGER_INCONSISTENT', 'ledger served a historical checkpoint newer than its latest', {
-        details: { latest: latest.note, historical: old.note },
-      });
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        'ledger served a historical checkpoint newer than its latest',
+        {
+          details: { latest: latest.note, historical: old.note },
+        },
+      );
     }
-    if ('size' in query && old.size > query.size) throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger served a checkpoint past the size asked for');
+    if ('size' in query && old.size > query.size)
+      throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger served a checkpoint past the size asked for');
     const proof = old.size === latest.size ? [] : await this.backend.consistencyProof(old.size, latest.size);
     verifyExtends(old, latest, proof);
     return old;
@@ -168,7 +178,13 @@ export class LedgerClient {
     if (cached) return { ...cached, latest };
     const entries = await this.backend.lookup(digest, checkpoint.size);
     const statements = verifyEntries(entries, checkpoint, digest, this.cache);
-    const answer = { digest, checkpoint, latest, statements, proofs: new Map(entries.map((e) => [e.index, e.proof])) };
+    const answer = {
+      digest,
+      checkpoint,
+      latest,
+      statements,
+      proofs: new Map(entries.map((e) => [e.index, e.proof])),
+    };
     if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.clear();
     this.answers.set(key, answer);
     return answer;
@@ -189,7 +205,10 @@ export class LedgerClient {
       const found = await this.backend.lookup(s.statement.digest, checkpoint.size);
       const entry = found.find((e) => e.index === indexes[i]);
       if (!entry || !hashLeaf(entry.leaf).equals(hashLeaf(s.envelope))) {
-        throw new ImagetrustError('LEDGER_BAD_RESPONSE', `ledger did not log statement ${i} at index ${indexes[i]}`);
+        throw new ImagetrustError(
+          'LEDGER_BAD_RESPONSE',
+          `ledger did not log statement ${i} at index ${indexes[i]}`,
+        );
       }
       verifyEntries([entry], checkpoint, s.statement.digest, this.cache);
     }

@@ -53,7 +53,11 @@ export function ed25519Verify(publicKey: KeyObject, message: Uint8Array, signatu
 }
 
 /** ed25519Verify on the thread pool (node:crypto's callback form). */
-export function ed25519VerifyAsync(publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export function ed25519VerifyAsync(
+  publicKey: KeyObject,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (signature.length !== ED25519_SIGNATURE_SIZE) return Promise.resolve(false);
   return new Promise((resolve) => {
     try {
@@ -65,7 +69,9 @@ export function ed25519VerifyAsync(publicKey: KeyObject, message: Uint8Array, si
 }
 
 export function privateKeyFromPem(pem: string | Buffer, passphrase?: string): KeyObject {
-  const key = createPrivateKey(passphrase === undefined ? { key: pem, format: 'pem' } : { key: pem, format: 'pem', passphrase });
+  const key = createPrivateKey(
+    passphrase === undefined ? { key: pem, format: 'pem' } : { key: pem, format: 'pem', passphrase },
+  );
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new ImagetrustError('KEY_INVALID', `expected an Ed25519 key, got ${key.asymmetricKeyType}`);
   }

@@ -52,7 +52,9 @@ export function readKeyFile(path: string, passphrase?: string): KeyObject {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new ImagetrustError('KEY_NOT_FOUND', `no key at ${path} (create one with "imagetrust keygen")`, { cause: err });
+      throw new ImagetrustError('KEY_NOT_FOUND', `no key at ${path} (create one with "imagetrust keygen")`, {
+        cause: err,
+      });
     }
     throw new ImagetrustError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
@@ -67,7 +69,8 @@ export function readKeyFile(path: string, passphrase?: string): KeyObject {
     return privateKeyFromPem(pem, encrypted ? passphrase : undefined);
   } catch (err) {
     if (err instanceof ImagetrustError) throw err;
-    if (encrypted) throw new ImagetrustError('KEY_BAD_PASSPHRASE', `wrong passphrase for ${path}`, { cause: err });
+    if (encrypted)
+      throw new ImagetrustError('KEY_BAD_PASSPHRASE', `wrong passphrase for ${path}`, { cause: err });
     throw new ImagetrustError('KEY_INVALID', `${path} is not an Ed25519 private key`, { cause: err });
   }
 }

@@ -63,7 +63,12 @@ export class Ledger {
     const defaultOrigin = options.origin ?? `imagetrust.ledger/${sha256(raw).subarray(0, 4).toString('hex')}`;
     const origin = await store.initMeta('origin', defaultOrigin);
     const signer = noteSigner(origin, options.key);
-    const ledger = new Ledger(store, { origin, vkey: vkeyFor(origin, raw) }, signer, options.clock ?? Date.now);
+    const ledger = new Ledger(
+      store,
+      { origin, vkey: vkeyFor(origin, raw) },
+      signer,
+      options.clock ?? Date.now,
+    );
     await ledger.ensureInitialCheckpoint();
     return ledger;
   }
@@ -72,7 +77,8 @@ export class Ledger {
   private async ensureInitialCheckpoint(): Promise<void> {
     if (await this.store.latestCheckpoint()) return;
     const counts = await this.store.counts();
-    if (counts.entries !== 0) throw new ImagetrustError('LEDGER_TAMPERED', 'ledger has entries but no checkpoint');
+    if (counts.entries !== 0)
+      throw new ImagetrustError('LEDGER_TAMPERED', 'ledger has entries but no checkpoint');
     await this.store.append({ leaves: [], sign: (size, root) => this.sign(size, root), now: this.clock() });
   }
 
@@ -83,7 +89,8 @@ export class Ledger {
   /** Validates and appends statements in one transaction; returns their indexes and the new checkpoint. */
   async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     if (envelopes.length === 0) throw new ImagetrustError('BAD_REQUEST', 'nothing to append');
-    if (envelopes.length > MAX_BATCH) throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
+    if (envelopes.length > MAX_BATCH)
+      throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
     const leaves = await Promise.all(
       envelopes.map(async (envelope) => {
         const { statement } = await openStatementAsync(envelope);
@@ -134,7 +141,11 @@ export class Ledger {
     const plans = entries.map((e) => inclusionPlan(e.index, size));
     // One fetch for the nodes of every proof: proofs for one digest share their upper levels.
     const lookup = await this.fetchNodes(plans.flat());
-    return entries.map((e, i) => ({ index: e.index, leaf: e.leaf, proof: resolvePlan(plans[i] as Range[], lookup) }));
+    return entries.map((e, i) => ({
+      index: e.index,
+      leaf: e.leaf,
+      proof: resolvePlan(plans[i] as Range[], lookup),
+    }));
   }
 
   async inclusionProof(index: number, size: number): Promise<Buffer[]> {

@@ -41,8 +41,18 @@ const names = (plan: Range[]): string[] => plan.map((r) => `${r.start}-${r.end}`
 describe('RFC 9162 §2.1.5 worked example (7 leaves)', () => {
   // a..f and j are the leaves d0..d6; g=[0,2) h=[2,4) i=[4,6) k=[0,4) l=[4,7).
   const rangeName: Record<string, string> = {
-    '0-1': 'a', '1-2': 'b', '2-3': 'c', '3-4': 'd', '4-5': 'e', '5-6': 'f', '6-7': 'j',
-    '0-2': 'g', '2-4': 'h', '4-6': 'i', '0-4': 'k', '4-7': 'l',
+    '0-1': 'a',
+    '1-2': 'b',
+    '2-3': 'c',
+    '3-4': 'd',
+    '4-5': 'e',
+    '5-6': 'f',
+    '6-7': 'j',
+    '0-2': 'g',
+    '2-4': 'h',
+    '4-6': 'i',
+    '0-4': 'k',
+    '4-7': 'l',
   };
   const letters = (plan: Range[]): string[] => names(plan).map((n) => rangeName[n] ?? n);
 
@@ -70,7 +80,10 @@ describe('RFC 9162 §2.1.5 worked example (7 leaves)', () => {
 
 describe('tree hashing', () => {
   it('empty tree root is SHA-256 of nothing', () => {
-    assert.equal(EMPTY_ROOT.toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    assert.equal(
+      EMPTY_ROOT.toString('hex'),
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
     assert.deepEqual(rootFromLeafHashes([]), EMPTY_ROOT);
   });
 
@@ -127,7 +140,8 @@ describe('exhaustive against a naive recomputation, every (m, n) up to 64 leaves
           assertCode(() => verifyInclusion(m, n, leaves[m]!, bad, roots[n]!), 'PROOF_INVALID');
         }
         assertCode(() => verifyInclusion(m, n, leaf(999), proof, roots[n]!), 'PROOF_INVALID');
-        if (n > 1) assertCode(() => verifyInclusion(m, n, leaves[m]!, proof.slice(1), roots[n]!), 'PROOF_INVALID');
+        if (n > 1)
+          assertCode(() => verifyInclusion(m, n, leaves[m]!, proof.slice(1), roots[n]!), 'PROOF_INVALID');
         assertCode(() => verifyInclusion(m, n, leaves[m]!, [...proof, leaf(0)], roots[n]!), 'PROOF_INVALID');
         assertCode(() => verifyInclusion(n, n, leaves[m]!, proof, roots[n]!), 'PROOF_INVALID');
       }
@@ -144,7 +158,15 @@ describe('exhaustive against a naive recomputation, every (m, n) up to 64 leaves
 
   it('consistency with a rewritten past, a shrunk tree or a tampered proof is rejected', () => {
     const forked = leaves.map((h, i) => (i === 0 ? leaf(1000) : h));
-    for (const [m, n] of [[3, 7], [4, 7], [6, 7], [1, 2], [7, 64], [32, 33], [17, 40]] as const) {
+    for (const [m, n] of [
+      [3, 7],
+      [4, 7],
+      [6, 7],
+      [1, 2],
+      [7, 64],
+      [32, 33],
+      [17, 40],
+    ] as const) {
       const proof = resolvePlan(consistencyPlan(m, n), node);
       const forkedRoot = naiveMth(forked, 0, n);
       assert.throws(() => verifyConsistency(m, n, roots[m]!, forkedRoot, proof));

@@ -38,7 +38,10 @@ export function isValidKeyName(name: string): boolean {
 }
 
 export function noteKeyId(name: string, rawPublicKeyBytes: Uint8Array): Buffer {
-  return sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, ALG_ED25519]), rawPublicKeyBytes).subarray(0, 4);
+  return sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, ALG_ED25519]), rawPublicKeyBytes).subarray(
+    0,
+    4,
+  );
 }
 
 export function vkeyFor(name: string, rawPublicKeyBytes: Uint8Array): string {
@@ -48,7 +51,8 @@ export function vkeyFor(name: string, rawPublicKeyBytes: Uint8Array): string {
 }
 
 export function noteSigner(name: string, privateKey: KeyObject): NoteSigner {
-  if (!isValidKeyName(name)) throw new ImagetrustError('KEY_INVALID', `invalid note key name ${JSON.stringify(name)}`);
+  if (!isValidKeyName(name))
+    throw new ImagetrustError('KEY_INVALID', `invalid note key name ${JSON.stringify(name)}`);
   const keyId = noteKeyId(name, rawPublicKey(privateKey));
   return { name, keyId, sign: (message) => ed25519Sign(privateKey, message) };
 }
@@ -64,7 +68,8 @@ export function noteVerifier(vkey: string): NoteVerifier {
   const idHex = text.slice(first + 1, second);
   const keyB64 = text.slice(second + 1);
   if (!isValidKeyName(name)) throw new ImagetrustError('KEY_INVALID', 'verifier key has an invalid name');
-  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new ImagetrustError('KEY_INVALID', 'verifier key id is not 8 hex digits');
+  if (!/^[0-9a-f]{8}$/.test(idHex))
+    throw new ImagetrustError('KEY_INVALID', 'verifier key id is not 8 hex digits');
   if (!BASE64.test(keyB64)) throw new ImagetrustError('KEY_INVALID', 'verifier key is not base64');
   const key = Buffer.from(keyB64, 'base64');
   if (key.length !== 33 || key[0] !== ALG_ED25519) {
@@ -72,7 +77,8 @@ export function noteVerifier(vkey: string): NoteVerifier {
   }
   const raw = key.subarray(1);
   const keyId = noteKeyId(name, raw);
-  if (keyId.toString('hex') !== idHex) throw new ImagetrustError('KEY_INVALID', 'verifier key id does not match its key');
+  if (keyId.toString('hex') !== idHex)
+    throw new ImagetrustError('KEY_INVALID', 'verifier key id does not match its key');
   const publicKey = publicKeyFromRaw(raw);
   return {
     name,

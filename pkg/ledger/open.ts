@@ -31,7 +31,10 @@ export async function openLocalLedger(path: string, options: OpenLocalOptions = 
   let created = false;
   if (!existsSync(keyPath)) {
     if (existed) {
-      throw new ImagetrustError('KEY_NOT_FOUND', `ledger ${file} exists but its checkpoint key ${keyPath} is missing`);
+      throw new ImagetrustError(
+        'KEY_NOT_FOUND',
+        `ledger ${file} exists but its checkpoint key ${keyPath} is missing`,
+      );
     }
     writeKeyFile(keyPath, generateKeyPairSync('ed25519').privateKey);
     created = true;

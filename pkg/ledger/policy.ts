@@ -62,29 +62,39 @@ export function parsePolicy(doc: unknown, source = 'policy'): TrustPolicy {
     throw new ImagetrustError('CONFIG_INVALID', `${source}: expected an object with "signers"`);
   }
   const d = doc as Record<string, unknown>;
-  if (!Array.isArray(d.signers) || d.signers.length === 0) problems.push('signers: expected a non-empty list');
+  if (!Array.isArray(d.signers) || d.signers.length === 0)
+    problems.push('signers: expected a non-empty list');
   else {
     d.signers.forEach((s: unknown, i) => {
       const o = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>;
-      if (typeof o.keyId !== 'string' || !isSignerKeyId(o.keyId)) problems.push(`signers[${i}].keyId: expected 32 hex digits`);
+      if (typeof o.keyId !== 'string' || !isSignerKeyId(o.keyId))
+        problems.push(`signers[${i}].keyId: expected 32 hex digits`);
       const level = o.level ?? VCN_LEVEL.UNKNOWN;
-      if (typeof level !== 'number' || !VALID_LEVELS.has(level)) problems.push(`signers[${i}].level: not a vcn level`);
-      if (o.name !== undefined && typeof o.name !== 'string') problems.push(`signers[${i}].name: expected text`);
-      signers.push({ keyId: String(o.keyId), level: Number(level), ...(typeof o.name === 'string' ? { name: o.name } : {}) });
+      if (typeof level !== 'number' || !VALID_LEVELS.has(level))
+        problems.push(`signers[${i}].level: not a vcn level`);
+      if (o.name !== undefined && typeof o.name !== 'string')
+        problems.push(`signers[${i}].name: expected text`);
+      signers.push({
+        keyId: String(o.keyId),
+        level: Number(level),
+        ...(typeof o.name === 'string' ? { name: o.name } : {}),
+      });
     });
   }
   if (d.ledgerKey !== undefined) {
     if (typeof d.ledgerKey !== 'string') problems.push('ledgerKey: expected a verifier key');
     else ledgerKey = d.ledgerKey;
   }
-  for (const key of Object.keys(d)) if (!['signers', 'ledgerKey'].includes(key)) problems.push(`${key}: unknown field`);
+  for (const key of Object.keys(d))
+    if (!['signers', 'ledgerKey'].includes(key)) problems.push(`${key}: unknown field`);
   if (problems.length > 0) throw new ImagetrustError('CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
   return ledgerKey === undefined ? { signers } : { signers, ledgerKey };
 }
 
 export function policyForSigners(keyIds: string[], level: number = VCN_LEVEL.UNKNOWN): TrustPolicy {
   const bad = keyIds.filter((k) => !isSignerKeyId(k));
-  if (bad.length > 0) throw new ImagetrustError('USAGE', `not a signer key id: ${bad.join(', ')} (expected 32 hex digits)`);
+  if (bad.length > 0)
+    throw new ImagetrustError('USAGE', `not a signer key id: ${bad.join(', ')} (expected 32 hex digits)`);
   return { signers: [...new Set(keyIds)].map((keyId) => ({ keyId, level })) };
 }
 
@@ -97,10 +107,13 @@ export function decide(statements: VerifiedStatement[], policy: TrustPolicy): Ve
     if (!prev || s.index > prev.index) newestBySigner.set(s.statement.signer, s);
   }
   const words = [...newestBySigner.values()];
-  if (words.length === 0) return { status: 'unknown', statusCode: VCN_STATUS.unknown, level: VCN_LEVEL.UNKNOWN };
+  if (words.length === 0)
+    return { status: 'unknown', statusCode: VCN_STATUS.unknown, level: VCN_LEVEL.UNKNOWN };
   const trusted = words.filter((w) => w.statement.status === 'trusted');
-  const pick = (candidates: VerifiedStatement[], prefer: (a: VerifiedStatement, b: VerifiedStatement) => number) =>
-    [...candidates].sort(prefer)[0] as VerifiedStatement;
+  const pick = (
+    candidates: VerifiedStatement[],
+    prefer: (a: VerifiedStatement, b: VerifiedStatement) => number,
+  ) => [...candidates].sort(prefer)[0] as VerifiedStatement;
   const decidedBy =
     trusted.length > 0
       ? pick(trusted, (a, b) => levelOf(b) - levelOf(a) || b.index - a.index)

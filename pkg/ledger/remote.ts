@@ -52,14 +52,18 @@ export class RemoteBackend implements LedgerBackend {
     } catch (err) {
       throw new ImagetrustError('USAGE', `not a ledger URL: ${url}`, { cause: err });
     }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ImagetrustError('USAGE', `not a ledger URL: ${url}`);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+      throw new ImagetrustError('USAGE', `not a ledger URL: ${url}`);
     this.base = parsed.toString().replace(/\/+$/, '');
     this.location = this.base;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
   }
 
-  private async request(path: string, init: { method?: string; body?: unknown; notFoundOk?: boolean } = {}): Promise<{ status: number; text: string }> {
+  private async request(
+    path: string,
+    init: { method?: string; body?: unknown; notFoundOk?: boolean } = {},
+  ): Promise<{ status: number; text: string }> {
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
@@ -69,7 +73,11 @@ export class RemoteBackend implements LedgerBackend {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} is unreachable: ${(err as Error).message}`, { cause: err });
+      throw new ImagetrustError(
+        'LEDGER_UNREACHABLE',
+        `ledger ${this.base} is unreachable: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
@@ -77,7 +85,9 @@ export class RemoteBackend implements LedgerBackend {
     try {
       text = await res.text();
     } catch (err) {
-      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} broke off its answer`, { cause: err });
+      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} broke off its answer`, {
+        cause: err,
+      });
     }
     if (text.length > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
     if (res.status === 404 && init.notFoundOk) return { status: 404, text };
@@ -99,21 +109,28 @@ export class RemoteBackend implements LedgerBackend {
     return { status: res.status, text };
   }
 
-  private async json(path: string, init: { method?: string; body?: unknown } = {}): Promise<Record<string, unknown>> {
+  private async json(
+    path: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<Record<string, unknown>> {
     const { text } = await this.request(path, init);
     let doc: unknown;
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger answered something that is not JSON', { cause: err });
+      throw new ImagetrustError('LEDGER_BAD_RESPONSE', 'ledger answered something that is not JSON', {
+        cause: err,
+      });
     }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('ledger answered JSON that is not an object');
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+      throw bad('ledger answered JSON that is not an object');
     return doc as Record<string, unknown>;
   }
 
   async info(): Promise<LedgerInfo> {
     const doc = await this.json(`${LEDGER_API}/ledger`);
-    if (typeof doc.origin !== 'string' || typeof doc.vkey !== 'string') throw bad('ledger info lacks origin or key');
+    if (typeof doc.origin !== 'string' || typeof doc.vkey !== 'string')
+      throw bad('ledger info lacks origin or key');
     return { origin: doc.origin, vkey: doc.vkey };
   }
 
@@ -122,7 +139,10 @@ export class RemoteBackend implements LedgerBackend {
   }
 
   async checkpoint(query: CheckpointQuery): Promise<string | undefined> {
-    const q = 'size' in query ? `size=${query.size}` : `time=${encodeURIComponent(new Date(query.time).toISOString())}`;
+    const q =
+      'size' in query
+        ? `size=${query.size}`
+        : `time=${encodeURIComponent(new Date(query.time).toISOString())}`;
     const res = await this.request(`${LEDGER_API}/checkpoint?${q}`, { notFoundOk: true });
     return res.status === 404 ? undefined : res.text;
   }
@@ -133,7 +153,11 @@ export class RemoteBackend implements LedgerBackend {
     return doc.entries.map((e: unknown, i: number) => {
       const o = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
       if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index)) throw bad(`entry ${i} has no index`);
-      return { index: o.index, leaf: b64(o.leaf, `entry ${i} leaf`), proof: hashes(o.proof, `entry ${i} proof`) };
+      return {
+        index: o.index,
+        leaf: b64(o.leaf, `entry ${i} leaf`),
+        proof: hashes(o.proof, `entry ${i} proof`),
+      };
     });
   }
 
@@ -147,7 +171,8 @@ export class RemoteBackend implements LedgerBackend {
       method: 'POST',
       body: { statements: envelopes.map((e) => e.toString('base64')) },
     });
-    if (typeof doc.firstIndex !== 'number' || typeof doc.checkpoint !== 'string') throw bad('ledger append answer is malformed');
+    if (typeof doc.firstIndex !== 'number' || typeof doc.checkpoint !== 'string')
+      throw bad('ledger append answer is malformed');
     return { firstIndex: doc.firstIndex, checkpoint: doc.checkpoint };
   }
 

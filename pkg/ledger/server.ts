@@ -89,7 +89,8 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
     const q = req.query as Record<string, unknown>;
     const first = intParam(q.first, 'first');
     const second = intParam(q.second, 'second');
-    if (first === undefined || second === undefined) throw new ImagetrustError('BAD_REQUEST', 'first and second are required');
+    if (first === undefined || second === undefined)
+      throw new ImagetrustError('BAD_REQUEST', 'first and second are required');
     const proof = await ledger.consistencyProof(first, second);
     return { first, second, proof: proof.map((p) => p.toString('base64')) };
   });
@@ -104,7 +105,10 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
       for (const env of envelopes) {
         const { statement } = openStatement(env);
         if (!options.allowedSigners.has(statement.signer)) {
-          throw new ImagetrustError('BAD_REQUEST', `signer ${statement.signer} may not append to this ledger`);
+          throw new ImagetrustError(
+            'BAD_REQUEST',
+            `signer ${statement.signer} may not append to this ledger`,
+          );
         }
       }
     }

@@ -33,7 +33,9 @@ function readJson(path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ImagetrustError('IO', `${path} is not valid JSON; remove it only if you know why it broke`, { cause: err });
+    throw new ImagetrustError('IO', `${path} is not valid JSON; remove it only if you know why it broke`, {
+      cause: err,
+    });
   }
 }
 

@@ -116,7 +116,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function optionalString(meta: Record<string, unknown>, key: string): void {
-  if (meta[key] !== undefined && typeof meta[key] !== 'string') throw invalid(`metadata.${key} is not a string`);
+  if (meta[key] !== undefined && typeof meta[key] !== 'string')
+    throw invalid(`metadata.${key} is not a string`);
 }
 
 function optionalStringArray(meta: Record<string, unknown>, key: string): void {
@@ -131,20 +132,32 @@ export function validateStatement(s: unknown): asserts s is Statement {
   if (!isPlainObject(s)) throw invalid('statement is not an object');
   if (s.kind !== 'docker') throw invalid('statement kind is not "docker"');
   if (!isImageDigest(s.digest)) throw invalid('statement digest is not sha256:<64 hex>');
-  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 1024) throw invalid('statement name is invalid');
+  if (typeof s.name !== 'string' || s.name.length === 0 || s.name.length > 1024)
+    throw invalid('statement name is invalid');
   if (!STATEMENT_STATUSES.includes(s.status as StatementStatus)) throw invalid('statement status is invalid');
-  if (typeof s.signer !== 'string' || !isSignerKeyId(s.signer)) throw invalid('statement signer is not a key id');
-  if (typeof s.time !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s.time) || Number.isNaN(Date.parse(s.time))) {
+  if (typeof s.signer !== 'string' || !isSignerKeyId(s.signer))
+    throw invalid('statement signer is not a key id');
+  if (
+    typeof s.time !== 'string' ||
+    !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s.time) ||
+    Number.isNaN(Date.parse(s.time))
+  ) {
     throw invalid('statement time is not an RFC 3339 UTC time');
   }
   if (!isPlainObject(s.metadata)) throw invalid('statement metadata is not an object');
   const meta = s.metadata;
   for (const k of ['architecture', 'os', 'platform']) optionalString(meta, k);
   for (const k of ['repoTags', 'repoDigests']) optionalStringArray(meta, k);
-  if (meta.size !== undefined && !(typeof meta.size === 'number' && Number.isSafeInteger(meta.size) && meta.size >= 0)) {
+  if (
+    meta.size !== undefined &&
+    !(typeof meta.size === 'number' && Number.isSafeInteger(meta.size) && meta.size >= 0)
+  ) {
     throw invalid('metadata.size is not a byte count');
   }
-  if (meta.labels !== undefined && !(isPlainObject(meta.labels) && Object.values(meta.labels).every((v) => typeof v === 'string'))) {
+  if (
+    meta.labels !== undefined &&
+    !(isPlainObject(meta.labels) && Object.values(meta.labels).every((v) => typeof v === 'string'))
+  ) {
     throw invalid('metadata.labels is not a map of strings');
   }
 }
@@ -170,7 +183,12 @@ function parseEnvelope(envelopeBytes: Uint8Array): ParsedEnvelope {
     throw invalid('statement envelope must carry a payload and exactly one signature');
   }
   const sigEntry: unknown = env.signatures[0];
-  if (!isPlainObject(sigEntry) || typeof sigEntry.keyid !== 'string' || typeof sigEntry.publicKey !== 'string' || typeof sigEntry.sig !== 'string') {
+  if (
+    !isPlainObject(sigEntry) ||
+    typeof sigEntry.keyid !== 'string' ||
+    typeof sigEntry.publicKey !== 'string' ||
+    typeof sigEntry.sig !== 'string'
+  ) {
     throw invalid('statement signature is malformed');
   }
   const raw = Buffer.from(sigEntry.publicKey, 'base64');
@@ -189,7 +207,8 @@ function parsePayload(parsed: ParsedEnvelope, envelopeBytes: Uint8Array): Signed
     throw new ImagetrustError('STATEMENT_INVALID', 'statement payload is not JSON', { cause: err });
   }
   validateStatement(statement);
-  if (statement.signer !== parsed.keyid) throw invalid('statement names another signer than the key that signed it');
+  if (statement.signer !== parsed.keyid)
+    throw invalid('statement names another signer than the key that signed it');
   return { statement, envelope: Buffer.from(envelopeBytes) };
 }
 
@@ -209,7 +228,11 @@ export function openStatement(envelopeBytes: Uint8Array): SignedStatement {
 /** openStatement with the signature checked on libuv's thread pool, so a batch uses every core. */
 export async function openStatementAsync(envelopeBytes: Uint8Array): Promise<SignedStatement> {
   const parsed = parseEnvelope(envelopeBytes);
-  const ok = await ed25519VerifyAsync(publicKeyFromRaw(parsed.raw), pae(PAYLOAD_TYPE, parsed.payload), parsed.sig);
+  const ok = await ed25519VerifyAsync(
+    publicKeyFromRaw(parsed.raw),
+    pae(PAYLOAD_TYPE, parsed.payload),
+    parsed.sig,
+  );
   if (!ok) throw invalid('statement signature does not verify');
   return parsePayload(parsed, envelopeBytes);
 }

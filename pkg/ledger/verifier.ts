@@ -70,9 +70,13 @@ export function verifyEntries(
         statement = openStatement(e.leaf).statement;
       } catch (err) {
         if (!isImagetrustError(err, 'STATEMENT_INVALID')) throw err;
-        throw new ImagetrustError('LEDGER_TAMPERED', `logged entry ${e.index} is not a valid statement: ${err.message}`, {
-          cause: err,
-        });
+        throw new ImagetrustError(
+          'LEDGER_TAMPERED',
+          `logged entry ${e.index} is not a valid statement: ${err.message}`,
+          {
+            cause: err,
+          },
+        );
       }
       cache?.rememberStatement(leafHash, statement);
     }
@@ -85,8 +89,16 @@ export function verifyEntries(
 }
 
 /** Throws LEDGER_INCONSISTENT (with both checkpoints as evidence) unless `next` extends `trusted`. */
-export function verifyExtends(trusted: Checkpoint & { note: string }, next: Checkpoint & { note: string }, proof: Buffer[]): void {
-  const evidence = { trusted: trusted.note, presented: next.note, proof: proof.map((p) => p.toString('base64')) };
+export function verifyExtends(
+  trusted: Checkpoint & { note: string },
+  next: Checkpoint & { note: string },
+  proof: Buffer[],
+): void {
+  const evidence = {
+    trusted: trusted.note,
+    presented: next.note,
+    proof: proof.map((p) => p.toString('base64')),
+  };
   if (next.size < trusted.size) {
     throw new ImagetrustError(
       'LEDGER_INCONSISTENT',

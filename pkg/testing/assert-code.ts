@@ -13,7 +13,10 @@ export function assertCode(fn: () => unknown, code: ErrorCode): ImagetrustError 
   assert.fail(`expected ImagetrustError ${code}, nothing was thrown`);
 }
 
-export async function assertRejectsCode(fn: () => Promise<unknown>, code: ErrorCode): Promise<ImagetrustError> {
+export async function assertRejectsCode(
+  fn: () => Promise<unknown>,
+  code: ErrorCode,
+): Promise<ImagetrustError> {
   try {
     await fn();
   } catch (err) {

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { generateSignerKey, type SignerKey } from '../ledger/keys';
-import { signStatement, type ImageDigest, type SignedStatement, type StatementStatus } from '../ledger/statement';
+import {
+  signStatement,
+  type ImageDigest,
+  type SignedStatement,
+  type StatementStatus,
+} from '../ledger/statement';
 
 export function digestOf(name: string): ImageDigest {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
@@ -17,7 +22,15 @@ export function statementFor(
   time = '2026-01-01T00:00:00Z',
 ): SignedStatement {
   return signStatement(
-    { kind: 'docker', digest, name: 'docker://example/app:1', status, signer: key.keyId, time, metadata: { os: 'linux' } },
+    {
+      kind: 'docker',
+      digest,
+      name: 'docker://example/app:1',
+      status,
+      signer: key.keyId,
+      time,
+      metadata: { os: 'linux' },
+    },
     key.privateKey,
   );
 }

@@ -85,13 +85,18 @@ describe('sign, verify, untrust, unsupport against a real engine', () => {
     assert.equal((await alice(['verify', '--hash', imageB])).code, UNTRUSTED);
 
     const history = await alice.json(['inspect', 'docker://local/app:1']);
-    const statuses = (history.doc.history as { status: string; index: number }[]).map((h) => `${h.index}:${h.status}`);
+    const statuses = (history.doc.history as { status: string; index: number }[]).map(
+      (h) => `${h.index}:${h.status}`,
+    );
     assert.deepEqual(statuses, ['0:trusted', '2:unsupported']);
 
     // Time travel: before the unsupport statement (tree size 2), and by time.
     assert.equal((await alice(['verify', '--at', '2', 'docker://local/app:1'])).code, TRUSTED);
     assert.equal((await alice(['verify', '--at', '0', 'docker://local/app:1'])).code, UNKNOWN);
-    assert.equal((await alice(['verify', '--at', new Date().toISOString(), 'docker://local/app:1'])).code, UNSUPPORTED);
+    assert.equal(
+      (await alice(['verify', '--at', new Date().toISOString(), 'docker://local/app:1'])).code,
+      UNSUPPORTED,
+    );
     assert.equal((await alice(['verify', '--at', 'yesterday-ish', 'docker://local/app:1'])).code, USAGE);
 
     const audit = await alice(['ledger', 'audit']);
@@ -108,7 +113,10 @@ describe('sign, verify, untrust, unsupport against a real engine', () => {
     assert.equal((await cli(['sign', `docker://${remoteTag}`])).code, 0);
     const { doc } = await cli.json(['inspect', `docker://${remoteTag}`]);
     const meta = (doc.history as { metadata: { repoDigests: string[]; repoTags: string[] } }[])[0]!.metadata;
-    assert.ok(meta.repoDigests.some((d) => d.startsWith(`${registry.address}/tool@sha256:`)), JSON.stringify(meta));
+    assert.ok(
+      meta.repoDigests.some((d) => d.startsWith(`${registry.address}/tool@sha256:`)),
+      JSON.stringify(meta),
+    );
     assert.ok(meta.repoTags.includes(remoteTag));
     assert.equal(doc.digest, imageC);
     const byDigest = await cli(['verify', `docker://${meta.repoDigests[0]}`]);
@@ -124,10 +132,21 @@ describe('sign, verify, untrust, unsupport against a real engine', () => {
     assert.equal((await alice(['sign', '--key', bobKey, 'docker://local/tool:1'])).code, 0);
     assert.equal((await alice(['verify', 'docker://local/tool:1'])).code, UNKNOWN);
     assert.equal((await alice(['verify', '--signer', aliceId, 'docker://local/tool:1'])).code, UNKNOWN);
-    assert.equal((await alice(['verify', '--signer', aliceId, '--signer', bobId, 'docker://local/tool:1'])).code, TRUSTED);
+    assert.equal(
+      (await alice(['verify', '--signer', aliceId, '--signer', bobId, 'docker://local/tool:1'])).code,
+      TRUSTED,
+    );
     assert.equal((await alice(['verify', '--signerID', bobId, 'docker://local/tool:1'])).code, TRUSTED);
     const policy = join(dir, 'policy.json');
-    writeFileSync(policy, JSON.stringify({ signers: [{ keyId: aliceId, level: 1 }, { keyId: bobId, name: 'bob', level: 3 }] }));
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        signers: [
+          { keyId: aliceId, level: 1 },
+          { keyId: bobId, name: 'bob', level: 3 },
+        ],
+      }),
+    );
     const withPolicy = await alice.json(['verify', '--policy', policy, 'docker://local/tool:1']);
     assert.equal(withPolicy.code, TRUSTED);
     assert.equal((withPolicy.doc.verification as { level: number }).level, 3);
@@ -146,10 +165,17 @@ describe('bad input changes nothing', () => {
     await keygen(cli);
     assert.equal((await cli(['sign', 'docker://local/app-b:1'])).code, 0);
     const ledger = join(dir, 'ledger.db');
-    const size = async () => ((await cli.json(['ledger', 'info'])).doc.size as number);
+    const size = async () => (await cli.json(['ledger', 'info'])).doc.size as number;
     assert.equal(await size(), 1);
 
-    for (const ref of ['docker://$(touch /tmp/pwned)', "docker://a'b", 'docker://UP', 'docker://x\ny', 'http://x', 'docker://']) {
+    for (const ref of [
+      'docker://$(touch /tmp/pwned)',
+      "docker://a'b",
+      'docker://UP',
+      'docker://x\ny',
+      'http://x',
+      'docker://',
+    ]) {
       const r = await cli(['sign', ref]);
       assert.equal(r.code, USAGE, `${ref}: ${r.stderr}`);
       assert.match(r.stderr, /BAD_IMAGE_REF/);
@@ -183,7 +209,12 @@ describe('ledger serve with a second client', () => {
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     const admin = cliFor(serverHome, engine.host);
-    server = startBackground(process.execPath, [BIN, 'ledger', 'serve', '--port', String(port)], join(serverHome, 'serve.log'), admin.env);
+    server = startBackground(
+      process.execPath,
+      [BIN, 'ledger', 'serve', '--port', String(port)],
+      join(serverHome, 'serve.log'),
+      admin.env,
+    );
     await waitFor('ledger serve', async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
   });
 
@@ -197,10 +228,13 @@ describe('ledger serve with a second client', () => {
     const reader = cliFor(home('reader'), engine.host, { IMAGETRUST_LEDGER: url });
     const r = await reader.json(['verify', '--signer', keyId, 'docker://local/tool:1']);
     assert.equal(r.code, TRUSTED);
-    assert.equal(((r.doc.imagetrust as { ledger: { location: string } }).ledger.location), url);
+    assert.equal((r.doc.imagetrust as { ledger: { location: string } }).ledger.location, url);
     assert.equal((await signer(['untrust', 'docker://local/tool:1'])).code, 0);
     assert.equal((await reader(['verify', '--signer', keyId, 'docker://local/tool:1'])).code, UNTRUSTED);
-    assert.equal((await reader(['verify', '--signer', keyId, '--at', '1', 'docker://local/tool:1'])).code, TRUSTED);
+    assert.equal(
+      (await reader(['verify', '--signer', keyId, '--at', '1', 'docker://local/tool:1'])).code,
+      TRUSTED,
+    );
 
     await server.stop();
     const down = await reader(['verify', '--signer', keyId, 'docker://local/tool:1']);
@@ -212,8 +246,14 @@ describe('ledger serve with a second client', () => {
     const port = await freePort();
     const sameUrl = `http://127.0.0.1:${port}`;
     const serveAt = (dir: string): Background =>
-      startBackground(process.execPath, [BIN, 'ledger', 'serve', '--port', String(port)], join(dir, 'serve.log'), cliFor(dir, engine.host).env);
-    const healthy = () => waitFor('ledger serve', async () => ((await fetch(`${sameUrl}/healthz`)).ok ? true : undefined));
+      startBackground(
+        process.execPath,
+        [BIN, 'ledger', 'serve', '--port', String(port)],
+        join(dir, 'serve.log'),
+        cliFor(dir, engine.host).env,
+      );
+    const healthy = () =>
+      waitFor('ledger serve', async () => ((await fetch(`${sameUrl}/healthz`)).ok ? true : undefined));
 
     // The operator keeps an older copy of the ledger (tree size 1) with its key...
     const forkHome = home('fork');
@@ -276,28 +316,48 @@ describe('a ledger file edited by hand makes verify exit 10, never 0', () => {
   }
 
   const cases: [string, (db: Database.Database) => void][] = [
-    ['a status flipped', (db) => {
-      const row = db.prepare('SELECT leaf FROM entries WHERE idx = 2').get() as { leaf: Buffer };
-      const env = JSON.parse(row.leaf.toString()) as { payload: string };
-      const payload = Buffer.from(env.payload, 'base64').toString().replace('"untrusted"', '"trusted"');
-      db.prepare('UPDATE entries SET leaf = ? WHERE idx = 2').run(Buffer.from(JSON.stringify({ ...env, payload: Buffer.from(payload).toString('base64') })));
-    }],
+    [
+      'a status flipped',
+      (db) => {
+        const row = db.prepare('SELECT leaf FROM entries WHERE idx = 2').get() as { leaf: Buffer };
+        const env = JSON.parse(row.leaf.toString()) as { payload: string };
+        const payload = Buffer.from(env.payload, 'base64').toString().replace('"untrusted"', '"trusted"');
+        db.prepare('UPDATE entries SET leaf = ? WHERE idx = 2').run(
+          Buffer.from(JSON.stringify({ ...env, payload: Buffer.from(payload).toString('base64') })),
+        );
+      },
+    ],
     ['a row deleted', (db) => void db.prepare('DELETE FROM entries WHERE idx = 2').run()],
-    ['rows reordered', (db) => {
-      const a = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 1').get() as { leaf: Buffer; digest: string };
-      const b = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 2').get() as { leaf: Buffer; digest: string };
-      db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 1').run(b.leaf, b.digest);
-      db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 2').run(a.leaf, a.digest);
-    }],
+    [
+      'rows reordered',
+      (db) => {
+        const a = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 1').get() as {
+          leaf: Buffer;
+          digest: string;
+        };
+        const b = db.prepare('SELECT leaf, digest FROM entries WHERE idx = 2').get() as {
+          leaf: Buffer;
+          digest: string;
+        };
+        db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 1').run(b.leaf, b.digest);
+        db.prepare('UPDATE entries SET leaf = ?, digest = ? WHERE idx = 2').run(a.leaf, a.digest);
+      },
+    ],
     ['the last rows truncated', (db) => void db.prepare('DELETE FROM entries WHERE idx >= 2').run()],
-    ['a checkpoint replaced', (db) => {
-      const old = db.prepare('SELECT note FROM checkpoints WHERE size = 2').get() as { note: string };
-      db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(old.note);
-    }],
-    ['a checkpoint forged', (db) => {
-      const row = db.prepare('SELECT note FROM checkpoints WHERE size = 4').get() as { note: string };
-      db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(row.note.replace(/\n4\n/, '\n5\n'));
-    }],
+    [
+      'a checkpoint replaced',
+      (db) => {
+        const old = db.prepare('SELECT note FROM checkpoints WHERE size = 2').get() as { note: string };
+        db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(old.note);
+      },
+    ],
+    [
+      'a checkpoint forged',
+      (db) => {
+        const row = db.prepare('SELECT note FROM checkpoints WHERE size = 4').get() as { note: string };
+        db.prepare('UPDATE checkpoints SET note = ? WHERE size = 4').run(row.note.replace(/\n4\n/, '\n5\n'));
+      },
+    ],
   ];
 
   for (const [name, tamper] of cases) {

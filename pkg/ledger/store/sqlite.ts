@@ -7,7 +7,14 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImagetrustError } from '../../errors';
 import { appendToTree, nodeKey, type NodeId } from '../merkle';
-import type { AppendInput, AppendOutput, LedgerStore, StoreCounts, StoredCheckpoint, StoredEntry } from './store';
+import type {
+  AppendInput,
+  AppendOutput,
+  LedgerStore,
+  StoreCounts,
+  StoredCheckpoint,
+  StoredEntry,
+} from './store';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,14 +59,21 @@ export class SqliteStore implements LedgerStore {
   private readonly db: Database.Database;
   private readonly path: string;
   private readonly stmt;
-  private readonly nodeQueries = new Map<number, Database.Statement<number[], { level: number; idx: number; hash: Buffer }>>();
+  private readonly nodeQueries = new Map<
+    number,
+    Database.Statement<number[], { level: number; idx: number; hash: Buffer }>
+  >();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     this.description = `sqlite:${path}`;
     try {
-      if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+      if (path !== ':memory:' && !options.readonly)
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      this.db = new Database(path, {
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      });
       this.db.pragma('busy_timeout = 10000');
       if (!options.readonly) {
         this.db.pragma('journal_mode = WAL');
@@ -67,7 +81,9 @@ export class SqliteStore implements LedgerStore {
       }
       this.db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     } catch (err) {
-      throw new ImagetrustError('IO', `cannot open ledger ${path}: ${(err as Error).message}`, { cause: err });
+      throw new ImagetrustError('IO', `cannot open ledger ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const db = this.db;
     this.stmt = {
@@ -76,9 +92,13 @@ export class SqliteStore implements LedgerStore {
       maxIndex: db.prepare<[], { m: number | null }>('SELECT max(idx) AS m FROM entries'),
       insertEntry: db.prepare('INSERT INTO entries (idx, digest, leaf) VALUES (?, ?, ?)'),
       insertNode: db.prepare('INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)'),
-      getNode: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM nodes WHERE level = ? AND idx = ?'),
+      getNode: db.prepare<[number, number], { hash: Buffer }>(
+        'SELECT hash FROM nodes WHERE level = ? AND idx = ?',
+      ),
       insertCheckpoint: db.prepare('INSERT INTO checkpoints (size, note, created_at) VALUES (?, ?, ?)'),
-      latest: db.prepare<[], CheckpointRow>('SELECT size, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1'),
+      latest: db.prepare<[], CheckpointRow>(
+        'SELECT size, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1',
+      ),
       atSize: db.prepare<[number], CheckpointRow>(
         'SELECT size, note, created_at FROM checkpoints WHERE size <= ? ORDER BY size DESC LIMIT 1',
       ),
@@ -125,7 +145,11 @@ export class SqliteStore implements LedgerStore {
         if (!row) throw new ImagetrustError('LEDGER_TAMPERED', `ledger is missing tree node ${nodeKey(id)}`);
         return row.hash;
       };
-      const { nodes, root } = appendToTree(size, input.leaves.map((l) => l.leafHash), lookup);
+      const { nodes, root } = appendToTree(
+        size,
+        input.leaves.map((l) => l.leafHash),
+        lookup,
+      );
       input.leaves.forEach((l, i) => this.stmt.insertEntry.run(size + i, l.digest, l.leaf));
       for (const n of nodes) this.stmt.insertNode.run(n.id.level, n.id.index, n.hash);
       const newSize = size + input.leaves.length;
@@ -170,7 +194,8 @@ export class SqliteStore implements LedgerStore {
     for (let i = 0; i < ids.length; i += NODE_CHUNK) {
       const chunk = ids.slice(i, i + NODE_CHUNK);
       const params = chunk.flatMap((id) => [id.level, id.index]);
-      for (const row of this.nodeQuery(chunk.length).all(...params)) out.set(`${row.level}/${row.idx}`, row.hash);
+      for (const row of this.nodeQuery(chunk.length).all(...params))
+        out.set(`${row.level}/${row.idx}`, row.hash);
     }
     return out;
   }
@@ -190,7 +215,11 @@ export class SqliteStore implements LedgerStore {
 
   async counts(): Promise<StoreCounts> {
     const c = this.stmt.counts.get();
-    return { entries: c?.entries ?? 0, maxIndex: c?.maxIndex ?? -1, leafNodes: this.stmt.leafNodes.get()?.n ?? 0 };
+    return {
+      entries: c?.entries ?? 0,
+      maxIndex: c?.maxIndex ?? -1,
+      leafNodes: this.stmt.leafNodes.get()?.n ?? 0,
+    };
   }
 
   async sizeOnDisk(): Promise<number> {

@@ -14,12 +14,21 @@ if (!existsSync(join(REPO, 'build', 'pkg', 'cli', 'main.js'))) {
 export interface Cli {
   env: NodeJS.ProcessEnv;
   (args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<RunResult>;
-  json(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<{ code: number; doc: Record<string, unknown>; stderr: string }>;
+  json(
+    args: string[],
+    extraEnv?: NodeJS.ProcessEnv,
+  ): Promise<{ code: number; doc: Record<string, unknown>; stderr: string }>;
 }
 
 /** A CLI bound to one user's data directory and one Docker engine. */
 export function cliFor(home: string, dockerHost: string, env: NodeJS.ProcessEnv = {}): Cli {
-  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, IMAGETRUST_HOME: home, DOCKER_HOST: dockerHost, ...env };
+  const base: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    IMAGETRUST_HOME: home,
+    DOCKER_HOST: dockerHost,
+    ...env,
+  };
   const call = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
     run(process.execPath, [BIN, ...args], { env: { ...base, ...extraEnv }, timeoutMs: 60_000 });
   const fn = call as Cli;

@@ -3,7 +3,15 @@
 // and stops it afterwards. Test images are built from a busybox rootfs with `docker import`
 // (no image can be pulled here); a marker file makes each variant a distinct image ID.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadOnlyDocker } from '../../../pkg/docker/engine';
@@ -33,7 +41,11 @@ async function reachable(host: string): Promise<boolean> {
 
 function cli(host: string) {
   return (args: string[], input?: Buffer | string) =>
-    runOk('docker', args, { env: { ...process.env, DOCKER_HOST: host }, ...(input === undefined ? {} : { input }), timeoutMs: 120_000 });
+    runOk('docker', args, {
+      env: { ...process.env, DOCKER_HOST: host },
+      ...(input === undefined ? {} : { input }),
+      timeoutMs: 120_000,
+    });
 }
 
 export async function startEngine(name = 'node'): Promise<Engine> {
@@ -50,15 +62,26 @@ export async function startEngine(name = 'node'): Promise<Engine> {
     daemon = startBackground(
       'dockerd',
       [
-        '--host', host,
-        '--data-root', join(dir, 'data'),
-        '--exec-root', join(dir, 'exec'),
-        '--pidfile', join(dir, 'docker.pid'),
-        '--bridge=none', '--iptables=false', '--ip6tables=false',
+        '--host',
+        host,
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        '--bridge=none',
+        '--iptables=false',
+        '--ip6tables=false',
       ],
       join(dir, 'dockerd.log'),
     );
-    await waitFor(`dockerd ${name} (log: ${dir}/dockerd.log)`, async () => ((await reachable(host)) ? true : undefined), 60_000, 200);
+    await waitFor(
+      `dockerd ${name} (log: ${dir}/dockerd.log)`,
+      async () => ((await reachable(host)) ? true : undefined),
+      60_000,
+      200,
+    );
   };
   await start();
   const stopDaemon = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
@@ -109,6 +132,8 @@ async function runTar(root: string): Promise<Buffer> {
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar exited ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar exited ${code}`)),
+    );
   });
 }

@@ -43,7 +43,11 @@ export function run(
   });
 }
 
-export async function runOk(command: string, args: string[], options: Parameters<typeof run>[2] = {}): Promise<string> {
+export async function runOk(
+  command: string,
+  args: string[],
+  options: Parameters<typeof run>[2] = {},
+): Promise<string> {
   const r = await run(command, args, options);
   if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code}\n${r.stderr}`);
   return r.stdout;
@@ -55,9 +59,18 @@ export interface Background {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startBackground(command: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv): Background {
+export function startBackground(
+  command: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+): Background {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const child = spawn(command, args, {
+    env: env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: false,
+  });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   child.on('error', (err) => log.write(`spawn error: ${err.message}\n`));
@@ -86,7 +99,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
