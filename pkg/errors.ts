@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   KEY_INVALID: { exit: 77, http: 500 },
   IO: { exit: 74, http: 500 },
   LEDGER_UNREACHABLE: { exit: 69, http: 503 },
+  PEER_UNREACHABLE: { exit: 69, http: 502 },
+  UNAUTHORIZED: { exit: 77, http: 401 },
   LEDGER_BAD_RESPONSE: { exit: 76, http: 502 },
   LEDGER_CONFLICT: { exit: 75, http: 409 },
   STATEMENT_INVALID: { exit: 65, http: 400 },

@@ -1,15 +1,15 @@
 // What every CLI command resolves the same way: where the ledger and keys are, the
 // passphrase, which signers count, and how to reach Docker. Environment and clock injected.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ImagetrustError } from '../errors';
 import { ReadOnlyDocker } from '../docker/engine';
 import { LedgerClient } from '../ledger/client';
-import { readSignerKey, type SignerKey } from '../ledger/keys';
+import { readPublicKeyId, readSignerKey, type SignerKey } from '../ledger/keys';
 import { openBackend } from '../ledger/open';
-import { parsePolicy, policyForSigners, type TrustPolicy } from '../ledger/policy';
+import { policyForSigners, type TrustPolicy } from '../ledger/policy';
+import { parsePolicyFile } from '../ledger/policy-file';
 import { FileStateStore } from '../ledger/state';
-import { isSignerKeyId } from '../ledger/statement';
 import { defaultPaths } from '../paths';
 
 export interface GlobalOptions {
@@ -74,19 +74,7 @@ export class CliContext {
 
   /** The policy: --policy FILE, else --signer KEYID…, else the local signer key. */
   policy(): TrustPolicy {
-    if (this.opts.policy) {
-      let doc: unknown;
-      try {
-        doc = JSON.parse(readFileSync(this.opts.policy, 'utf8'));
-      } catch (err) {
-        throw new ImagetrustError(
-          'CONFIG_INVALID',
-          `cannot read policy ${this.opts.policy}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      return parsePolicy(doc, this.opts.policy);
-    }
+    if (this.opts.policy) return parsePolicyFile(this.opts.policy);
     if (this.opts.signer && this.opts.signer.length > 0) return policyForSigners(this.opts.signer);
     return policyForSigners([readPublicKeyId(`${this.keyPath}.pub`)]);
   }
@@ -113,33 +101,4 @@ export class CliContext {
 function safePolicyKey(ctx: CliContext): string | undefined {
   if (!ctx.opts.policy) return undefined;
   return ctx.policy().ledgerKey;
-}
-
-export interface PublicKeyFile {
-  keyId: string;
-  publicKey: string;
-}
-
-export function writePublicKeyFile(path: string, key: SignerKey): void {
-  const doc: PublicKeyFile = { keyId: key.keyId, publicKey: key.publicKey.toString('base64') };
-  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644 });
-}
-
-export function readPublicKeyId(path: string): string {
-  let doc: Partial<PublicKeyFile>;
-  try {
-    doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<PublicKeyFile>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ImagetrustError(
-        'KEY_NOT_FOUND',
-        `no signer given and no local key (${path}): use --signer KEYID, --policy FILE or "imagetrust keygen"`,
-        { cause: err },
-      );
-    }
-    throw new ImagetrustError('KEY_INVALID', `${path} is not a public key file`, { cause: err });
-  }
-  if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId))
-    throw new ImagetrustError('KEY_INVALID', `${path} holds no key id`);
-  return doc.keyId;
 }

@@ -4,8 +4,8 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { ImagetrustError } from '../errors';
-import { generateSignerKey, writeKeyFile } from '../ledger/keys';
-import { writePublicKeyFile, type CliContext } from './context';
+import { generateSignerKey, writeKeyFile, writePublicKeyFile } from '../ledger/keys';
+import type { CliContext } from './context';
 import { withGlobalOptions, type CommandRunner } from './options';
 
 async function keygen(ctx: CliContext): Promise<number> {

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import { CliContext, type CliIo, type GlobalOptions } from './context';
+import { registerAgent } from './agent';
 import { registerKeygen } from './keygen';
 import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
@@ -52,6 +53,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   registerVerify(program, run);
   registerKeygen(program, run);
   registerLedgerCommands(program, run);
+  registerAgent(program, run);
   return program;
 }
 

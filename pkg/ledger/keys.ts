@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImagetrustError } from '../errors';
 import { privateKeyFromPem, rawPublicKey } from './ed25519';
-import { signerKeyId } from './statement';
+import { isSignerKeyId, signerKeyId } from './statement';
 
 export interface SignerKey {
   keyId: string;
@@ -77,4 +77,34 @@ export function readKeyFile(path: string, passphrase?: string): KeyObject {
 
 export function readSignerKey(path: string, passphrase?: string): SignerKey {
   return signerKeyFrom(readKeyFile(path, passphrase));
+}
+
+// The public half of a signer key, beside it as `<key>.pub`: read without the passphrase.
+export interface PublicKeyFile {
+  keyId: string;
+  publicKey: string;
+}
+
+export function writePublicKeyFile(path: string, key: SignerKey): void {
+  const doc: PublicKeyFile = { keyId: key.keyId, publicKey: key.publicKey.toString('base64') };
+  writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o644 });
+}
+
+export function readPublicKeyId(path: string): string {
+  let doc: Partial<PublicKeyFile>;
+  try {
+    doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<PublicKeyFile>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ImagetrustError(
+        'KEY_NOT_FOUND',
+        `no signer given and no local key (${path}): use --signer KEYID, --policy FILE or "imagetrust keygen"`,
+        { cause: err },
+      );
+    }
+    throw new ImagetrustError('KEY_INVALID', `${path} is not a public key file`, { cause: err });
+  }
+  if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId))
+    throw new ImagetrustError('KEY_INVALID', `${path} holds no key id`);
+  return doc.keyId;
 }

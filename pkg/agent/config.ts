@@ -1,0 +1,238 @@
+// Agent configuration, loaded once: defaults < config file (YAML or JSON) < IMAGETRUST_*
+// environment < command-line flags. Every bad field is reported at once; the result is frozen
+// and can be logged without its secrets.
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ImagetrustError } from '../errors';
+import { isSignerKeyId } from '../ledger/statement';
+import { defaultPaths } from '../paths';
+import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
+
+export interface AgentConfig {
+  node: string;
+  listen: { host: string; port: number };
+  ledger: string;
+  ledgerKey?: string;
+  signers: string[];
+  policy?: string;
+  key?: string;
+  token?: string;
+  peers: string[];
+  peerTimeoutSeconds: number;
+  resyncSeconds: number;
+  cacheTtlSeconds: number;
+  verifier: 'builtin' | 'command';
+  verifierCommand: string[];
+  verifierTimeoutSeconds: number;
+  history: string;
+  historyRetentionDays: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+/** Raw values as each source gives them (strings from env and flags, anything from a file). */
+export type RawConfig = Partial<Record<keyof typeof FIELDS, unknown>>;
+
+const FIELDS = {
+  node: 'IMAGETRUST_NODE',
+  listen: 'IMAGETRUST_LISTEN',
+  ledger: 'IMAGETRUST_LEDGER',
+  ledgerKey: 'IMAGETRUST_LEDGER_KEY',
+  signer: 'IMAGETRUST_SIGNER',
+  policy: 'IMAGETRUST_POLICY',
+  key: 'IMAGETRUST_KEY',
+  token: 'IMAGETRUST_TOKEN',
+  peer: 'IMAGETRUST_PEER',
+  peerTimeout: 'IMAGETRUST_PEER_TIMEOUT',
+  resync: 'IMAGETRUST_RESYNC',
+  cacheTtl: 'IMAGETRUST_CACHE_TTL',
+  verifier: 'IMAGETRUST_VERIFIER',
+  verifierCommand: 'IMAGETRUST_VERIFIER_COMMAND',
+  verifierTimeout: 'IMAGETRUST_VERIFIER_TIMEOUT',
+  history: 'IMAGETRUST_HISTORY',
+  historyRetention: 'IMAGETRUST_HISTORY_RETENTION',
+  logLevel: 'IMAGETRUST_LOG_LEVEL',
+} as const;
+
+export type ConfigField = keyof typeof FIELDS;
+export const CONFIG_FIELDS = Object.keys(FIELDS) as ConfigField[];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+function readConfigFile(path: string): RawConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ImagetrustError('CONFIG_INVALID', `cannot read config ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ImagetrustError(
+      'CONFIG_INVALID',
+      `config ${path} is not YAML or JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ImagetrustError('CONFIG_INVALID', `config ${path} is not a mapping`);
+  return doc as RawConfig;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): RawConfig {
+  const out: RawConfig = {};
+  for (const [field, name] of Object.entries(FIELDS) as [ConfigField, string][]) {
+    const v = env[name];
+    if (v !== undefined && v !== '') out[field] = v;
+  }
+  return out;
+}
+
+/** A list from a file (array), an env var (comma-separated) or repeated flags (array). */
+function list(v: unknown): unknown[] {
+  if (v === undefined) return [];
+  if (Array.isArray(v)) return v;
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  return [v];
+}
+
+export interface LoadOptions {
+  flags?: RawConfig & { config?: string };
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig> {
+  const env = options.env ?? process.env;
+  const flags = Object.fromEntries(
+    Object.entries(options.flags ?? {}).filter(
+      ([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0),
+    ),
+  );
+  const configPath = (flags.config as string | undefined) ?? env.IMAGETRUST_CONFIG;
+  delete flags.config;
+  const file = configPath ? readConfigFile(configPath) : {};
+  const raw: Record<string, unknown> = { ...file, ...fromEnv(env), ...flags };
+  const problems: string[] = [];
+  const bad = (field: string, why: string): void => void problems.push(`${field}: ${why}`);
+  const paths = defaultPaths(env);
+
+  for (const k of Object.keys(file)) if (!(k in FIELDS)) bad(k, 'unknown field');
+
+  const str = (field: ConfigField, fallback?: string): string | undefined => {
+    const v = raw[field];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' || v.length === 0) {
+      bad(field, 'expected text');
+      return fallback;
+    }
+    return v;
+  };
+  const num = (field: ConfigField, fallback: number, min: number, max: number): number => {
+    const v = raw[field];
+    if (v === undefined) return fallback;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) {
+      bad(field, `expected a number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const node = str('node', hostname()) as string;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(node))
+    bad('node', 'letters, digits, dot, dash and underscore, at most 253');
+
+  let listen = { host: '127.0.0.1', port: 9581 };
+  const listenText = str('listen');
+  if (listenText !== undefined) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listenText);
+    if (!m || Number(m[2]) > 65535) bad('listen', 'expected HOST:PORT');
+    else listen = { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  }
+
+  const signers = list(raw.signer).map(String);
+  for (const s of signers)
+    if (!isSignerKeyId(s)) bad('signer', `${JSON.stringify(s.slice(0, 40))} is not a key id (32 hex digits)`);
+
+  const peers = list(raw.peer).map(String);
+  for (const p of peers) {
+    try {
+      const u = new URL(p);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') bad('peer', `${p} is not an http(s) URL`);
+    } catch {
+      bad('peer', `${JSON.stringify(p.slice(0, 80))} is not a URL`);
+    }
+  }
+
+  const verifier = str('verifier', 'builtin') as string as AgentConfig['verifier'];
+  if (verifier !== 'builtin' && verifier !== 'command') bad('verifier', 'expected builtin or command');
+
+  let verifierCommand = DEFAULT_VERIFIER_COMMAND;
+  const vc = raw.verifierCommand;
+  if (vc !== undefined) {
+    if (Array.isArray(vc) && vc.length > 0 && vc.every((a) => typeof a === 'string'))
+      verifierCommand = vc as string[];
+    else if (typeof vc === 'string' && vc.trim().startsWith('[')) {
+      try {
+        const parsed = JSON.parse(vc) as unknown;
+        if (Array.isArray(parsed) && parsed.length > 0 && parsed.every((a) => typeof a === 'string'))
+          verifierCommand = parsed as string[];
+        else bad('verifierCommand', 'expected a JSON list of strings');
+      } catch {
+        bad('verifierCommand', 'expected a JSON list of strings');
+      }
+    } else if (typeof vc === 'string' && vc.trim() !== '') verifierCommand = vc.trim().split(/\s+/);
+    else bad('verifierCommand', 'expected a command and its arguments');
+  }
+
+  const logLevel = str('logLevel', 'info') as string as AgentConfig['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) bad('logLevel', `expected one of ${LOG_LEVELS.join(', ')}`);
+
+  const token = str('token');
+  if (token !== undefined && token.length < 16) bad('token', 'use at least 16 characters');
+
+  const config: AgentConfig = {
+    node,
+    listen,
+    ledger: str('ledger', paths.ledger) as string,
+    signers,
+    peers,
+    peerTimeoutSeconds: num('peerTimeout', 2, 0.1, 60),
+    resyncSeconds: num('resync', 60, 1, 86_400),
+    cacheTtlSeconds: num('cacheTtl', 300, 0, 86_400),
+    verifier,
+    verifierCommand,
+    verifierTimeoutSeconds: num('verifierTimeout', 10, 0.1, 600),
+    history: str('history', join(paths.home, 'history.db')) as string,
+    historyRetentionDays: num('historyRetention', 30, 0.001, 3650),
+    logLevel,
+  };
+  const ledgerKey = str('ledgerKey');
+  if (ledgerKey) config.ledgerKey = ledgerKey;
+  const policy = str('policy');
+  if (policy) config.policy = policy;
+  const key = str('key');
+  if (key) config.key = key;
+  if (token) config.token = token;
+  if (problems.length > 0)
+    throw new ImagetrustError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
+  return Object.freeze(config);
+}
+
+/** The configuration with its secrets replaced, for logs. */
+export function redactedConfig(config: AgentConfig): Record<string, unknown> {
+  return { ...config, ...(config.token ? { token: '[redacted]' } : {}) };
+}

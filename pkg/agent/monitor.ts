@@ -1,0 +1,511 @@
+// The local node's monitor: what runs on this engine and whether each image is trusted.
+//
+//   events ─┐
+//   resync ─┼─► pass: GET /containers/json ─► inspect each new digest once ─► verify (cached
+//   verify ─┘         by digest + ledger checkpoint) ─► results, drift, history
+//
+// Fail closed: if the engine cannot be listed the node is `unreachable` and every container
+// `unknown`; if the ledger cannot be believed every container is `unknown` with the reason.
+// Both recover on their own: the event stream reconnects with backoff and resyncs.
+
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { asImagetrustError, isImagetrustError } from '../errors';
+import type { ContainerSummary, ReadOnlyDocker } from '../docker/engine';
+import { parseImageRef } from '../docker/image-ref';
+import { imageInfoFrom, type ImageInfo } from '../docker/resolve';
+import { isImageDigest, type ImageDigest } from '../ledger/statement';
+import { unknown, type Verification, type Verifier } from '../verify/verifier';
+import type { ChangeEvent, History } from './history';
+import { countStatuses, type ContainerResult, type NodeState } from './types';
+
+export interface MonitorOptions {
+  node: string;
+  docker: ReadOnlyDocker;
+  verifier: Verifier;
+  history?: History;
+  logger: Logger;
+  resyncMs: number;
+  cacheTtlMs: number;
+  isSelf?: (containerId: string) => boolean;
+  clock?: () => number;
+  /** How many verifications run at once. */
+  concurrency?: number;
+  /** Called after every pass (metrics hook). */
+  onPass?: (info: PassInfo) => void;
+}
+
+export interface PassInfo {
+  durationMs: number;
+  ok: boolean;
+  verified: { result: Verification['status']; durationMs: number }[];
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+interface CachedVerification {
+  epoch: string;
+  at: number;
+  verification: Verification;
+}
+
+const MAX_EVENT_LINE = 1024 * 1024;
+const MAX_BACKOFF_MS = 30_000;
+const EVENT_ACTIONS = new Set([
+  'create',
+  'start',
+  'restart',
+  'unpause',
+  'die',
+  'stop',
+  'kill',
+  'destroy',
+  'rename',
+  'update',
+  'pause',
+]);
+
+export class NodeMonitor {
+  readonly node: string;
+  private results = new Map<string, ContainerResult>();
+  private readonly cache = new Map<string, CachedVerification>();
+  private readonly images = new Map<string, ImageInfo>();
+  private health: NodeState['status'] = 'unreachable';
+  private healthReason: string | undefined = 'not scanned yet';
+  private lastScan: number | undefined;
+  private engine: NodeState['engine'];
+  private ledger: NodeState['ledger'];
+  private running: Promise<void> | undefined;
+  private again: { fresh: boolean } | undefined;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private stream: Readable | undefined;
+  private wake: (() => void) | undefined;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: MonitorOptions) {
+    this.node = options.node;
+    this.clock = options.clock ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.followEvents();
+    this.timer = setInterval(() => void this.pass(), this.options.resyncMs);
+    this.timer.unref();
+    void this.pass();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.stream?.destroy();
+    this.wake?.();
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Runs a pass now, or once more right after the one in progress; resolves when it is done. */
+  pass(options: { fresh?: boolean } = {}): Promise<void> {
+    if (this.running) {
+      // The pass in progress runs once more before its promise settles.
+      this.again = { fresh: Boolean(options.fresh) || Boolean(this.again?.fresh) };
+      return this.running;
+    }
+    const run = async (fresh: boolean): Promise<void> => {
+      try {
+        await this.scan(fresh);
+      } catch (err) {
+        this.options.logger.error({ err }, 'pass failed');
+      }
+      const next = this.again;
+      this.again = undefined;
+      if (next && !this.stopped) await run(next.fresh);
+    };
+    this.running = run(Boolean(options.fresh)).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  containers(): ContainerResult[] {
+    return [...this.results.values()];
+  }
+
+  state(): NodeState {
+    const now = this.clock();
+    return {
+      node: this.node,
+      status: this.health,
+      ...(this.healthReason ? { reason: this.healthReason } : {}),
+      ...(this.lastScan === undefined
+        ? {}
+        : {
+            lastScan: new Date(this.lastScan).toISOString(),
+            ageSeconds: Math.max(0, Math.round((now - this.lastScan) / 100) / 10),
+          }),
+      ...(this.engine ? { engine: this.engine } : {}),
+      ...(this.ledger ? { ledger: this.ledger } : {}),
+      counts: countStatuses(this.results.values()),
+      local: true,
+    };
+  }
+
+  imageInfo(digest: string): ImageInfo | undefined {
+    return this.images.get(digest);
+  }
+
+  private async scan(fresh: boolean): Promise<void> {
+    const started = this.clock();
+    const { docker, verifier, logger } = this.options;
+    let list: ContainerSummary[];
+    try {
+      list = await docker.listContainers();
+      if (!this.engine) {
+        const v = await docker.version();
+        this.engine = { version: String(v.Version), apiVersion: String(v.ApiVersion) };
+      }
+    } catch (err) {
+      this.markUnreachable(asImagetrustError(err, 'DOCKER_UNREACHABLE').message);
+      this.options.onPass?.({
+        durationMs: this.clock() - started,
+        ok: false,
+        verified: [],
+        cacheHits: 0,
+        cacheMisses: 0,
+      });
+      return;
+    }
+    const changes: ChangeEvent[] = [];
+    if (this.health !== 'up') {
+      if (this.lastScan !== undefined) changes.push({ time: started, node: this.node, kind: 'node-up' });
+      logger.info({ node: this.node }, 'Docker engine reachable');
+    }
+    this.health = 'up';
+    this.healthReason = undefined;
+
+    let epoch: string | undefined;
+    let epochError: string | undefined;
+    try {
+      epoch = await verifier.epoch();
+      this.ledger = verifier.kind === 'builtin' ? ledgerState(epoch) : undefined;
+    } catch (err) {
+      const e = asImagetrustError(err);
+      epochError = `${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`;
+      this.ledger = { error: epochError };
+      logger.warn({ reason: epochError }, 'trust material unavailable: containers are unknown');
+    }
+
+    const digests = new Set<string>();
+    for (const c of list) if (isImageDigest(c.ImageID)) digests.add(c.ImageID);
+    await this.inspectNew([...digests]);
+    const drift = await this.resolveRefs(list);
+
+    const hits = { n: 0 };
+    const verified: PassInfo['verified'] = [];
+    const verdicts = new Map<string, Verification>();
+    await this.forEachLimited([...digests], async (digest) => {
+      verdicts.set(
+        digest,
+        await this.verification(digest as ImageDigest, epoch, epochError, fresh, hits, verified),
+      );
+    });
+
+    const now = this.clock();
+    const next = new Map<string, ContainerResult>();
+    for (const c of list) {
+      const id = String(c.Id);
+      const digest = String(c.ImageID);
+      const v =
+        verdicts.get(digest) ??
+        unknown(`container runs ${JSON.stringify(digest.slice(0, 80))}, not a sha256 image ID`);
+      const driftDigest = drift.get(c.Image);
+      const result: ContainerResult = {
+        node: this.node,
+        id,
+        name: containerName(c),
+        image: String(c.Image),
+        digest,
+        status: v.status,
+        statusCode: v.statusCode,
+        level: v.level,
+        ...(v.signer ? { signer: v.signer } : {}),
+        ...(v.signerName ? { signerName: v.signerName } : {}),
+        ...(v.signedAt ? { signedAt: v.signedAt } : {}),
+        verifiedAt: new Date(now).toISOString(),
+        ...(v.reason ? { reason: v.reason } : {}),
+        drift: driftDigest !== undefined && driftDigest !== digest,
+        ...(driftDigest !== undefined && driftDigest !== digest ? { driftDigest } : {}),
+        state: String(c.State ?? ''),
+        labels: labelsOf(c),
+        ...(this.options.isSelf?.(id) ? { self: true } : {}),
+        ...(v.proof ? { proof: v.proof } : {}),
+      };
+      next.set(id, result);
+    }
+    changes.push(...diff(this.results, next, now, this.node));
+    this.results = next;
+    this.lastScan = now;
+    this.record(changes, now);
+    this.options.onPass?.({
+      durationMs: this.clock() - started,
+      ok: true,
+      verified,
+      cacheHits: hits.n,
+      cacheMisses: verified.length,
+    });
+  }
+
+  private async verification(
+    digest: ImageDigest,
+    epoch: string | undefined,
+    epochError: string | undefined,
+    fresh: boolean,
+    hits: { n: number },
+    verified: PassInfo['verified'],
+  ): Promise<Verification> {
+    if (epoch === undefined) return unknown(epochError ?? 'trust material unavailable');
+    const now = this.clock();
+    const cached = this.cache.get(digest);
+    if (
+      !fresh &&
+      cached &&
+      cached.epoch === epoch &&
+      now - cached.at < this.options.cacheTtlMs &&
+      !cached.verification.transient
+    ) {
+      hits.n += 1;
+      return cached.verification;
+    }
+    const t0 = this.clock();
+    const verification = await this.options.verifier.verify({ digest });
+    verified.push({ result: verification.status, durationMs: this.clock() - t0 });
+    this.cache.set(digest, { epoch, at: now, verification });
+    return verification;
+  }
+
+  private async inspectNew(digests: string[]): Promise<void> {
+    const missing = digests.filter((d) => !this.images.has(d));
+    await this.forEachLimited(missing, async (digest) => {
+      try {
+        this.images.set(digest, imageInfoFrom(await this.options.docker.inspectImage(digest)));
+      } catch (err) {
+        this.options.logger.debug({ digest, err: asImagetrustError(err).message }, 'image inspect failed');
+      }
+    });
+    // Forget images nothing runs any more, so memory follows what runs.
+    const running = new Set(digests);
+    for (const d of this.images.keys()) if (!running.has(d)) this.images.delete(d);
+    for (const d of this.cache.keys()) if (!running.has(d)) this.cache.delete(d);
+  }
+
+  /** What each reference containers were started with resolves to now (for drift). */
+  private async resolveRefs(list: ContainerSummary[]): Promise<Map<string, string>> {
+    const refs = new Set<string>();
+    for (const c of list) {
+      if (typeof c.Image !== 'string' || c.Image === c.ImageID || /^(sha256:)?[0-9a-f]{12,64}$/.test(c.Image))
+        continue;
+      try {
+        if (parseImageRef(c.Image, { requireScheme: false }).imageId === undefined) refs.add(c.Image);
+      } catch {
+        // Not a reference: nothing can drift.
+      }
+    }
+    const out = new Map<string, string>();
+    await this.forEachLimited([...refs], async (ref) => {
+      try {
+        const info = await this.options.docker.inspectImage(ref);
+        if (isImageDigest(info.Id)) out.set(ref, info.Id);
+      } catch (err) {
+        if (!isImagetrustError(err, 'IMAGE_NOT_FOUND'))
+          this.options.logger.debug({ ref, err: asImagetrustError(err).message }, 'reference lookup failed');
+      }
+    });
+    return out;
+  }
+
+  private markUnreachable(reason: string): void {
+    const now = this.clock();
+    const changes: ChangeEvent[] = [];
+    if (this.health !== 'unreachable' || this.healthReason !== reason) {
+      if (this.health === 'up') {
+        changes.push({ time: now, node: this.node, kind: 'node-unreachable', detail: reason });
+        this.options.logger.warn(
+          { node: this.node, reason },
+          'Docker engine unreachable: containers are unknown',
+        );
+      }
+    }
+    this.health = 'unreachable';
+    this.healthReason = reason;
+    const next = new Map<string, ContainerResult>();
+    for (const [id, r] of this.results) {
+      const u: ContainerResult = {
+        ...r,
+        status: 'unknown',
+        statusCode: 2,
+        level: 0,
+        reason: `node unreachable: ${reason}`,
+      };
+      delete u.signer;
+      delete u.signerName;
+      delete u.signedAt;
+      delete u.proof;
+      next.set(id, u);
+    }
+    changes.push(...diff(this.results, next, now, this.node));
+    this.results = next;
+    this.record(changes, now);
+  }
+
+  private record(changes: ChangeEvent[], now: number): void {
+    const { history, logger } = this.options;
+    for (const c of changes)
+      if (c.kind === 'status' || c.kind === 'drift') logger.info({ change: c }, 'trust change');
+    if (!history) return;
+    try {
+      history.record(changes);
+      history.snapshot(now, this.node, countStatuses(this.results.values()));
+    } catch (err) {
+      logger.error({ err }, 'cannot write history');
+    }
+  }
+
+  private async forEachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+    const limit = this.options.concurrency ?? 8;
+    let next = 0;
+    const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    });
+    await Promise.all(workers);
+  }
+
+  /** Follows the engine's container events; reconnects with backoff and resyncs after every gap. */
+  private async followEvents(): Promise<void> {
+    let failures = 0;
+    let connectedBefore = false;
+    while (!this.stopped) {
+      try {
+        const stream = await this.options.docker.containerEvents();
+        this.stream = stream;
+        failures = 0;
+        if (connectedBefore) this.options.logger.info('event stream reconnected: resyncing');
+        connectedBefore = true;
+        void this.pass();
+        await this.consume(stream);
+      } catch (err) {
+        failures += 1;
+        this.options.logger.debug({ err: asImagetrustError(err).message }, 'event stream unavailable');
+      }
+      if (this.stopped) break;
+      void this.pass();
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(failures, 8));
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Resolves when the stream ends or fails; every complete line is one JSON event. */
+  private consume(stream: Readable): Promise<void> {
+    return new Promise((resolve) => {
+      let buffer = '';
+      const done = (): void => {
+        stream.removeAllListeners('data');
+        resolve();
+      };
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        if (buffer.length > MAX_EVENT_LINE) buffer = '';
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          this.onEvent(line);
+        }
+      });
+      stream.once('end', done);
+      stream.once('close', done);
+      stream.once('error', (err) => {
+        this.options.logger.debug({ err: err.message }, 'event stream error');
+        done();
+      });
+    });
+  }
+
+  private onEvent(line: string): void {
+    let event: { Type?: unknown; Action?: unknown; status?: unknown };
+    try {
+      event = JSON.parse(line) as typeof event;
+    } catch {
+      return;
+    }
+    const action =
+      typeof event.Action === 'string' ? event.Action : typeof event.status === 'string' ? event.status : '';
+    if (event.Type !== undefined && event.Type !== 'container') return;
+    if (EVENT_ACTIONS.has(action.split(':')[0] ?? '')) void this.pass();
+  }
+}
+
+function containerName(c: ContainerSummary): string {
+  const first = Array.isArray(c.Names) && typeof c.Names[0] === 'string' ? c.Names[0] : '';
+  return first.startsWith('/') ? first.slice(1) : first;
+}
+
+function labelsOf(c: ContainerSummary): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (c.Labels && typeof c.Labels === 'object')
+    for (const [k, v] of Object.entries(c.Labels)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function ledgerState(epoch: string): NodeState['ledger'] {
+  const parts = epoch.split('/');
+  const size = Number(parts[parts.length - 2]);
+  return { checkpoint: epoch, ...(Number.isSafeInteger(size) ? { treeSize: size } : {}) };
+}
+
+/** The history events between two views of a node. */
+export function diff(
+  before: Map<string, ContainerResult>,
+  after: Map<string, ContainerResult>,
+  time: number,
+  node: string,
+): ChangeEvent[] {
+  const out: ChangeEvent[] = [];
+  const base = (r: ContainerResult) => ({
+    time,
+    node,
+    containerId: r.id,
+    containerName: r.name,
+    image: r.image,
+    digest: r.digest,
+  });
+  for (const [id, r] of after) {
+    const prev = before.get(id);
+    if (!prev) {
+      out.push({ ...base(r), kind: 'started', status: r.status });
+      continue;
+    }
+    if (prev.status !== r.status)
+      out.push({
+        ...base(r),
+        kind: 'status',
+        status: r.status,
+        previous: prev.status,
+        ...(r.reason ? { detail: r.reason } : {}),
+      });
+    if (r.drift && (!prev.drift || prev.driftDigest !== r.driftDigest)) {
+      out.push({
+        ...base(r),
+        kind: 'drift',
+        status: r.status,
+        detail: `${r.image} now resolves to ${r.driftDigest}`,
+      });
+    }
+  }
+  for (const [id, r] of before)
+    if (!after.has(id)) out.push({ ...base(r), kind: 'stopped', previous: r.status });
+  return out;
+}

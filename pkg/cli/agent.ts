@@ -1,0 +1,93 @@
+// `imagetrust agent`: the node agent. Every flag can also be set in --config FILE (YAML/JSON)
+// and by an IMAGETRUST_* variable; flags win over the environment, which wins over the file.
+
+import type { Command } from 'commander';
+import { loadAgentConfig, type RawConfig } from '../agent/config';
+import { startAgent } from '../agent/run';
+import type { CliContext } from './context';
+import { withGlobalOptions, type CommandRunner } from './options';
+
+interface AgentFlags {
+  config?: string;
+  node?: string;
+  listen?: string;
+  ledger?: string;
+  ledgerKey?: string;
+  key?: string;
+  signer?: string[];
+  policy?: string;
+  token?: string;
+  peer?: string[];
+  peerTimeout?: string;
+  resync?: string;
+  cacheTtl?: string;
+  verifier?: string;
+  verifierCommand?: string;
+  verifierTimeout?: string;
+  history?: string;
+  historyRetention?: string;
+  logLevel?: string;
+}
+
+async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
+  const { config: configFile, ...rest } = flags;
+  const raw: RawConfig & { config?: string } = {
+    ...(configFile ? { config: configFile } : {}),
+    node: rest.node,
+    listen: rest.listen,
+    ledger: rest.ledger,
+    ledgerKey: rest.ledgerKey,
+    key: rest.key,
+    signer: rest.signer,
+    policy: rest.policy,
+    token: rest.token,
+    peer: rest.peer,
+    peerTimeout: rest.peerTimeout,
+    resync: rest.resync,
+    cacheTtl: rest.cacheTtl,
+    verifier: rest.verifier,
+    verifierCommand: rest.verifierCommand,
+    verifierTimeout: rest.verifierTimeout,
+    history: rest.history,
+    historyRetention: rest.historyRetention,
+    logLevel: rest.logLevel,
+  };
+  const config = loadAgentConfig({ flags: raw, env: ctx.io.env });
+  const running = await startAgent(config, { env: ctx.io.env });
+  ctx.io.stderr(`imagetrust agent for node ${config.node} listening on ${running.address}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await running.close();
+  return 0;
+}
+
+export function registerAgent(
+  program: Command,
+  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
+): void {
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+  withGlobalOptions(program.command('agent'))
+    .description('verify every running container of this node continuously and serve the results')
+    .option('--config <file>', 'YAML or JSON file with any of these settings (env IMAGETRUST_CONFIG)')
+    .option('--node <name>', 'node name (IMAGETRUST_NODE; default: the host name)')
+    .option('--listen <host:port>', 'API address (IMAGETRUST_LISTEN; default 127.0.0.1:9581)')
+    .option('--signer <keyid>', 'allowed signer (repeatable; IMAGETRUST_SIGNER, comma-separated)', collect)
+    .option('--policy <file>', 'trust policy file (IMAGETRUST_POLICY)')
+    .option('--token <token>', 'require this bearer token on the API (IMAGETRUST_TOKEN)')
+    .option('--peer <url>', 'another agent to answer for (repeatable; IMAGETRUST_PEER)', collect)
+    .option('--peer-timeout <seconds>', 'per-peer answer timeout (default 2)')
+    .option('--resync <seconds>', 'full resync interval (IMAGETRUST_RESYNC; default 60)')
+    .option('--cache-ttl <seconds>', 'how long a verification is reused (default 300)')
+    .option('--verifier <kind>', 'builtin (the ledger) or command (IMAGETRUST_VERIFIER)')
+    .option(
+      '--verifier-command <cmd>',
+      'vcn-compatible command, JSON list or words; {ref} {digest} {hash} are filled in',
+    )
+    .option('--verifier-timeout <seconds>', 'verifier command timeout (default 10)')
+    .option('--history <file>', 'history database (IMAGETRUST_HISTORY)')
+    .option('--history-retention <days>', 'how long history is kept (default 30)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+    .action(run((ctx, opts) => agent(ctx, opts as AgentFlags)));
+}
