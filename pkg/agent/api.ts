@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import type { Agent } from './agent';
+import { MAX_POINTS } from './history';
 import { CONTAINER_STATUSES } from './types';
 
 export const API_VERSION = 'v1';
@@ -96,11 +97,9 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
       return reply.code(status).send({ error: { code: 'BAD_REQUEST', message: (err as Error).message } });
     }
     const e = asImagetrustError(err);
-    return reply
-      .code(e.httpStatus)
-      .send({
-        error: { code: e.code, message: e.message, ...(e.details?.field ? { field: e.details.field } : {}) },
-      });
+    return reply.code(e.httpStatus).send({
+      error: { code: e.code, message: e.message, ...(e.details?.field ? { field: e.details.field } : {}) },
+    });
   });
 
   app.addHook('onRequest', async (req, reply) => {
@@ -151,7 +150,9 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     const from = parseTime(q.from, 'from', to - 3_600_000);
     if (from > to) throw fieldError('from', 'must not be after to');
     const step = parseStep(q.step);
-    if (!agent.history) return { points: [] };
+    const points = Math.floor((to - from) / step) + 1;
+    if (points > MAX_POINTS) throw fieldError('step', `${points} points asked for, at most ${MAX_POINTS}`);
+    if (!agent.history) return { from, to, step: step / 1000, points: [] };
     return { from, to, step: step / 1000, points: agent.history.series(from, to, step, parseNode(q.node)) };
   });
 

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { asImagetrustError, isImagetrustError } from '../errors';
-import type { ContainerSummary, ReadOnlyDocker } from '../docker/engine';
+import type { ContainerSummary, DockerReader } from '../docker/engine';
 import { parseImageRef } from '../docker/image-ref';
 import { imageInfoFrom, type ImageInfo } from '../docker/resolve';
 import { isImageDigest, type ImageDigest } from '../ledger/statement';
@@ -21,7 +21,7 @@ import { countStatuses, type ContainerResult, type NodeState } from './types';
 
 export interface MonitorOptions {
   node: string;
-  docker: ReadOnlyDocker;
+  docker: DockerReader;
   verifier: Verifier;
   history?: History;
   logger: Logger;

@@ -113,8 +113,18 @@ export interface ImageInspect {
   Config?: { Labels?: Record<string, string> | null } | null;
 }
 
+/** The reads imagetrust makes of an engine. */
+export interface DockerReader {
+  readonly address: string;
+  ping(): Promise<void>;
+  version(): Promise<{ Version: string; ApiVersion: string }>;
+  listContainers(): Promise<ContainerSummary[]>;
+  inspectImage(ref: string): Promise<ImageInspect>;
+  containerEvents(since?: number): Promise<Readable>;
+}
+
 /** A Docker client that can only read. */
-export class ReadOnlyDocker {
+export class ReadOnlyDocker implements DockerReader {
   readonly address: string;
   private readonly docker: Docker;
 

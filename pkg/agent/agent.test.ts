@@ -1,0 +1,380 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import pino from 'pino';
+import { ImagetrustError } from '../errors';
+import type { ContainerSummary, DockerReader, ImageInspect } from '../docker/engine';
+import { unknown, type Verification, type Verifier, type VerifyTarget } from '../verify/verifier';
+import { Agent } from './agent';
+import { buildAgentApi } from './api';
+import { loadAgentConfig, redactedConfig } from './config';
+import { History } from './history';
+import { NodeMonitor } from './monitor';
+import { ownContainerMatcher } from './self';
+import { assertCode } from '../testing/assert-code';
+import { tempDir } from '../testing/fixtures';
+
+const D = (c: string) => `sha256:${c.repeat(64)}`;
+
+/** An in-process engine: containers and images set by the test. */
+class FakeDocker implements DockerReader {
+  readonly address = 'fake://';
+  containers: ContainerSummary[] = [];
+  images = new Map<string, string>(); // ref or digest -> digest
+  down = false;
+  events = new PassThrough();
+  lists = 0;
+
+  async ping(): Promise<void> {}
+  async version() {
+    return { Version: '99.0', ApiVersion: '1.99' };
+  }
+  async listContainers(): Promise<ContainerSummary[]> {
+    this.lists += 1;
+    if (this.down) throw new ImagetrustError('DOCKER_UNREACHABLE', 'engine is down');
+    return this.containers.map((c) => ({ ...c }));
+  }
+  async inspectImage(ref: string): Promise<ImageInspect> {
+    const id = this.images.get(ref) ?? (ref.startsWith('sha256:') ? ref : undefined);
+    if (!id) throw new ImagetrustError('IMAGE_NOT_FOUND', `no image ${ref}`);
+    return { Id: id, RepoTags: [], RepoDigests: [], Os: 'linux', Architecture: 'amd64', Size: 1 };
+  }
+  async containerEvents(): Promise<Readable> {
+    if (this.down) throw new ImagetrustError('DOCKER_UNREACHABLE', 'engine is down');
+    return this.events;
+  }
+  run(id: string, name: string, image: string, digest: string, labels: Record<string, string> = {}): void {
+    this.containers.push({
+      Id: id.padEnd(64, '0'),
+      Names: [`/${name}`],
+      Image: image,
+      ImageID: digest,
+      Labels: labels,
+      State: 'running',
+      Status: 'Up',
+      Created: 0,
+    });
+  }
+}
+
+class FakeVerifier implements Verifier {
+  readonly kind = 'builtin' as const;
+  verdicts = new Map<string, Verification>();
+  calls = 0;
+  epochValue = 'cp/1';
+  broken: string | undefined;
+  async epoch(): Promise<string> {
+    if (this.broken) throw new ImagetrustError('LEDGER_UNREACHABLE', this.broken);
+    return this.epochValue;
+  }
+  async verify(target: VerifyTarget): Promise<Verification> {
+    this.calls += 1;
+    return this.verdicts.get(target.digest) ?? unknown('never notarized', false);
+  }
+  async close(): Promise<void> {}
+}
+
+const trusted: Verification = {
+  status: 'trusted',
+  statusCode: 0,
+  level: 2,
+  signer: 'k'.repeat(32),
+  signedAt: '2026-01-01T00:00:00Z',
+};
+const untrusted: Verification = { status: 'untrusted', statusCode: 1, level: 0, signer: 'k'.repeat(32) };
+const logger = pino({ level: 'silent' });
+
+function setup(history?: History) {
+  const docker = new FakeDocker();
+  const verifier = new FakeVerifier();
+  const monitor = new NodeMonitor({
+    node: 'n1',
+    docker,
+    verifier,
+    logger,
+    resyncMs: 3_600_000,
+    cacheTtlMs: 60_000,
+    ...(history ? { history } : {}),
+  });
+  return { docker, verifier, monitor, agent: new Agent(monitor, undefined, history) };
+}
+
+describe('NodeMonitor', () => {
+  it('judges containers by the digest they run and reports drift', async () => {
+    const { docker, verifier, monitor } = setup();
+    docker.images.set('app:1', D('a'));
+    docker.run('c1', 'web', 'app:1', D('a'));
+    docker.run('c2', 'old', 'app:1', D('b')); // started before app:1 moved to a
+    docker.run('c3', 'byid', D('c'), D('c'));
+    verifier.verdicts.set(D('a'), trusted);
+    verifier.verdicts.set(D('b'), untrusted);
+    await monitor.pass();
+    const byName = new Map(monitor.containers().map((c) => [c.name, c]));
+    assert.equal(byName.get('web')?.status, 'trusted');
+    assert.equal(byName.get('web')?.drift, false);
+    assert.equal(byName.get('old')?.status, 'untrusted');
+    assert.equal(byName.get('old')?.drift, true);
+    assert.equal(byName.get('old')?.driftDigest, D('a'));
+    assert.equal(byName.get('byid')?.status, 'unknown');
+    assert.equal(monitor.state().status, 'up');
+    assert.deepEqual(monitor.state().counts, {
+      trusted: 1,
+      untrusted: 1,
+      unsupported: 0,
+      unknown: 1,
+      total: 3,
+    });
+  });
+
+  it('caches by digest and checkpoint; a new checkpoint or a fresh pass re-verifies', async () => {
+    const { docker, verifier, monitor } = setup();
+    docker.run('c1', 'a', 'x', D('a'));
+    docker.run('c2', 'b', 'x', D('a'));
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    await monitor.pass();
+    assert.equal(verifier.calls, 1);
+    verifier.epochValue = 'cp/2';
+    await monitor.pass();
+    assert.equal(verifier.calls, 2);
+    await monitor.pass({ fresh: true });
+    assert.equal(verifier.calls, 3);
+  });
+
+  it('fails closed when the engine or the ledger is gone, and recovers', async () => {
+    const { docker, verifier, monitor } = setup();
+    docker.run('c1', 'a', 'x', D('a'));
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    docker.down = true;
+    await monitor.pass();
+    assert.equal(monitor.state().status, 'unreachable');
+    assert.equal(monitor.containers()[0]?.status, 'unknown');
+    assert.match(monitor.containers()[0]?.reason ?? '', /node unreachable/);
+    assert.equal(monitor.containers()[0]?.signer, undefined);
+    docker.down = false;
+    await monitor.pass();
+    assert.equal(monitor.containers()[0]?.status, 'trusted');
+    verifier.broken = 'ledger is down';
+    await monitor.pass();
+    assert.equal(monitor.containers()[0]?.status, 'unknown');
+    assert.match(monitor.containers()[0]?.reason ?? '', /ledger is down/);
+    verifier.broken = undefined;
+    await monitor.pass();
+    assert.equal(monitor.containers()[0]?.status, 'trusted');
+  });
+
+  it('an engine event starts a pass', async () => {
+    const { docker, verifier, monitor } = setup();
+    verifier.verdicts.set(D('a'), untrusted);
+    monitor.start();
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      docker.run('c9', 'new', 'x', D('a'));
+      docker.events.write(`${JSON.stringify({ Type: 'container', Action: 'start', id: 'c9' })}\n`);
+      const deadline = Date.now() + 2000;
+      while (monitor.containers().length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(monitor.containers()[0]?.status, 'untrusted');
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it('keeps hostile names and labels intact', async () => {
+    const { docker, monitor } = setup();
+    const name = `x"; $(rm -rf /) \`id\` \n ünï ${'n'.repeat(10_000)}`;
+    const labels = { 'a"b': 'c\nd', evil: '$(touch /tmp/x)', big: 'v'.repeat(10_000) };
+    docker.run('c1', name, 'x', D('a'), labels);
+    await monitor.pass();
+    assert.equal(monitor.containers()[0]?.name, name);
+    assert.deepEqual(monitor.containers()[0]?.labels, labels);
+  });
+
+  it('records changes and counts in the history', async (t) => {
+    const history = new History(join(tempDir(t), 'h.db'), 86_400_000);
+    t.after(() => history.close());
+    const { docker, verifier, monitor } = setup(history);
+    docker.run('c1', 'a', 'x', D('a'));
+    await monitor.pass();
+    verifier.verdicts.set(D('a'), untrusted);
+    await monitor.pass({ fresh: true });
+    docker.containers = [];
+    await monitor.pass();
+    const kinds = history.events(0, Date.now() + 1000).map((e) => `${e.kind}:${e.status ?? e.previous}`);
+    assert.deepEqual(kinds, ['started:unknown', 'status:untrusted', 'stopped:untrusted']);
+    const points = history.series(Date.now() - 1000, Date.now(), 1000);
+    assert.ok(points.length >= 1);
+    assert.equal(points[points.length - 1]?.total, 0);
+  });
+});
+
+describe('agent API', () => {
+  async function api(token?: string) {
+    const { docker, verifier, monitor, agent } = setup();
+    docker.run('c1', 'web', 'x', D('a'));
+    docker.run('c2', 'db', 'x', D('b'));
+    verifier.verdicts.set(D('a'), trusted);
+    verifier.verdicts.set(D('b'), untrusted);
+    await monitor.pass();
+    return { app: buildAgentApi({ agent, ...(token ? { token } : {}) }), verifier };
+  }
+
+  it('answers containers, filters, nodes, images and summary', async () => {
+    const { app } = await api();
+    const all = (await app.inject('/api/v1/containers')).json() as { containers: { name: string }[] };
+    assert.deepEqual(
+      all.containers.map((c) => c.name),
+      ['db', 'web'],
+    );
+    const bad = (await app.inject('/api/v1/containers?status=untrusted')).json() as { containers: unknown[] };
+    assert.equal(bad.containers.length, 1);
+    const summary = (await app.inject('/api/v1/summary')).json() as {
+      total: { trusted: number; untrusted: number };
+    };
+    assert.deepEqual([summary.total.trusted, summary.total.untrusted], [1, 1]);
+    const images = (await app.inject('/api/v1/images')).json() as { images: { digest: string }[] };
+    assert.equal(images.images[0]?.digest, D('b'));
+    const nodes = (await app.inject('/api/v1/nodes')).json() as { nodes: { node: string; status: string }[] };
+    assert.deepEqual(
+      nodes.nodes.map((n) => `${n.node}:${n.status}`),
+      ['n1:up'],
+    );
+  });
+
+  it('rejects bad parameters with 400 and the field named', async () => {
+    const { app } = await api();
+    for (const [url, field] of [
+      ['/api/v1/containers?status=fine', 'status'],
+      ['/api/v1/containers?nodes=x', 'nodes'],
+      [`/api/v1/containers?node=${'x'.repeat(300)}`, 'node'],
+      ['/api/v1/history?step=0', 'step'],
+      ['/api/v1/history?step=abc', 'step'],
+      ['/api/v1/history?from=yesterday', 'from'],
+      ['/api/v1/history?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'from'],
+      ['/api/v1/history?from=0&to=99999999999&step=1', 'step'],
+      ['/api/v1/events?limit=0', 'limit'],
+    ] as const) {
+      const res = await app.inject(url);
+      assert.equal(res.statusCode, 400, url);
+      assert.equal((res.json() as { error: { field: string } }).error.field, field, url);
+    }
+    const post = await app.inject({ method: 'POST', url: '/api/v1/verify', payload: { container: 5 } });
+    assert.equal(post.statusCode, 400);
+    const missing = await app.inject({
+      method: 'POST',
+      url: '/api/v1/verify',
+      payload: { container: 'nope' },
+    });
+    assert.equal(missing.statusCode, 404);
+  });
+
+  it('requires the bearer token when one is set', async () => {
+    const { app } = await api('s3cret-token-0123456789');
+    assert.equal((await app.inject('/api/v1/containers')).statusCode, 401);
+    assert.equal(
+      (await app.inject({ url: '/api/v1/containers', headers: { authorization: 'Bearer wrong' } }))
+        .statusCode,
+      401,
+    );
+    assert.equal(
+      (
+        await app.inject({
+          url: '/api/v1/containers',
+          headers: { authorization: 'Basic s3cret-token-0123456789' },
+        })
+      ).statusCode,
+      401,
+    );
+    assert.equal(
+      (
+        await app.inject({
+          url: '/api/v1/containers',
+          headers: { authorization: 'Bearer s3cret-token-0123456789' },
+        })
+      ).statusCode,
+      200,
+    );
+    assert.equal((await app.inject('/healthz')).statusCode, 200);
+  });
+
+  it('POST /api/v1/verify re-verifies bypassing the cache', async () => {
+    const { app, verifier } = await api();
+    const before = verifier.calls;
+    const res = await app.inject({ method: 'POST', url: '/api/v1/verify', payload: { container: 'web' } });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(
+      (res.json() as { containers: { name: string }[] }).containers.map((c) => c.name),
+      ['web'],
+    );
+    assert.equal(verifier.calls, before + 2);
+  });
+});
+
+describe('agent configuration', () => {
+  it('reports every bad field at once', () => {
+    const err = assertCode(
+      () =>
+        loadAgentConfig({
+          env: { IMAGETRUST_RESYNC: 'soon', IMAGETRUST_LISTEN: 'nowhere' },
+          flags: {
+            signer: ['zz'],
+            peer: ['ftp://x'],
+            verifier: 'magic',
+            token: 'short',
+            logLevel: 'loud',
+            node: 'bad name',
+          },
+        }),
+      'CONFIG_INVALID',
+    );
+    for (const field of ['resync', 'listen', 'signer', 'peer', 'verifier', 'token', 'logLevel', 'node']) {
+      assert.match(err.message, new RegExp(`${field}:`), field);
+    }
+  });
+
+  it('flags win over the environment, which wins over the file; secrets are redacted', (t) => {
+    const file = join(tempDir(t), 'agent.yaml');
+    writeFileSync(
+      file,
+      'node: from-file\nresync: 30\ncacheTtl: 5\nverifierCommand: ["imagetrust", "verify", "-o", "json", "{ref}"]\n',
+    );
+    const config = loadAgentConfig({
+      env: {
+        IMAGETRUST_CONFIG: file,
+        IMAGETRUST_RESYNC: '20',
+        IMAGETRUST_NODE: 'from-env',
+        IMAGETRUST_HOME: '/tmp/x',
+      },
+      flags: { node: 'from-flag', token: 'a-long-enough-token' },
+    });
+    assert.equal(config.node, 'from-flag');
+    assert.equal(config.resyncSeconds, 20);
+    assert.equal(config.cacheTtlSeconds, 5);
+    assert.deepEqual(config.verifierCommand, ['imagetrust', 'verify', '-o', 'json', '{ref}']);
+    assert.deepEqual(config.listen, { host: '127.0.0.1', port: 9581 });
+    assert.ok(Object.isFrozen(config));
+    assert.equal(redactedConfig(config).token, '[redacted]');
+    writeFileSync(file, 'colour: blue\n');
+    assertCode(() => loadAgentConfig({ env: { IMAGETRUST_CONFIG: file } }), 'CONFIG_INVALID');
+  });
+});
+
+describe('own container', () => {
+  it('is found from the mounts Docker makes, or the short id hostname', () => {
+    const id = 'f'.repeat(64);
+    const mounts = `1 2 0:1 /var/lib/docker/containers/${id}/hostname /etc/hostname rw - ext4 /dev/vda rw`;
+    assert.equal(ownContainerMatcher({ mountinfo: () => mounts, hostname: () => 'x' })(id), true);
+    assert.equal(
+      ownContainerMatcher({ mountinfo: () => mounts, hostname: () => 'x' })('e'.repeat(64)),
+      false,
+    );
+    assert.equal(
+      ownContainerMatcher({ mountinfo: () => undefined, hostname: () => id.slice(0, 12) })(id),
+      true,
+    );
+    assert.equal(ownContainerMatcher({ mountinfo: () => undefined, hostname: () => 'laptop' })(id), false);
+  });
+});
