@@ -41,6 +41,10 @@ class FakeDocker implements DockerReader {
     if (!id) throw new ImagetrustError('IMAGE_NOT_FOUND', `no image ${ref}`);
     return { Id: id, RepoTags: [], RepoDigests: [], Os: 'linux', Architecture: 'amd64', Size: 1 };
   }
+  async containerImageRef(id: string): Promise<string | undefined> {
+    return this.createdWith.get(id);
+  }
+  createdWith = new Map<string, string>();
   async containerEvents(): Promise<Readable> {
     if (this.down) throw new ImagetrustError('DOCKER_UNREACHABLE', 'engine is down');
     return this.events;
@@ -106,7 +110,8 @@ describe('NodeMonitor', () => {
     const { docker, verifier, monitor } = setup();
     docker.images.set('app:1', D('a'));
     docker.run('c1', 'web', 'app:1', D('a'));
-    docker.run('c2', 'old', 'app:1', D('b')); // started before app:1 moved to a
+    docker.run('c2', 'old', D('b'), D('b')); // started as app:1 before the tag moved to a: the list shows the ID
+    docker.createdWith.set('c2'.padEnd(64, '0'), 'app:1');
     docker.run('c3', 'byid', D('c'), D('c'));
     verifier.verdicts.set(D('a'), trusted);
     verifier.verdicts.set(D('b'), untrusted);
@@ -117,6 +122,7 @@ describe('NodeMonitor', () => {
     assert.equal(byName.get('old')?.status, 'untrusted');
     assert.equal(byName.get('old')?.drift, true);
     assert.equal(byName.get('old')?.driftDigest, D('a'));
+    assert.equal(byName.get('old')?.image, 'app:1');
     assert.equal(byName.get('byid')?.status, 'unknown');
     assert.equal(monitor.state().status, 'up');
     assert.deepEqual(monitor.state().counts, {

@@ -23,6 +23,7 @@ export interface AgentConfig {
   peers: string[];
   peerTimeoutSeconds: number;
   resyncSeconds: number;
+  dockerTimeoutSeconds: number;
   cacheTtlSeconds: number;
   verifier: 'builtin' | 'command';
   verifierCommand: string[];
@@ -47,6 +48,7 @@ const FIELDS = {
   peer: 'IMAGETRUST_PEER',
   peerTimeout: 'IMAGETRUST_PEER_TIMEOUT',
   resync: 'IMAGETRUST_RESYNC',
+  dockerTimeout: 'IMAGETRUST_DOCKER_TIMEOUT',
   cacheTtl: 'IMAGETRUST_CACHE_TTL',
   verifier: 'IMAGETRUST_VERIFIER',
   verifierCommand: 'IMAGETRUST_VERIFIER_COMMAND',
@@ -210,6 +212,7 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     peers,
     peerTimeoutSeconds: num('peerTimeout', 2, 0.1, 60),
     resyncSeconds: num('resync', 60, 1, 86_400),
+    dockerTimeoutSeconds: num('dockerTimeout', 15, 0.1, 600),
     cacheTtlSeconds: num('cacheTtl', 300, 0, 86_400),
     verifier,
     verifierCommand,

@@ -70,6 +70,7 @@ export class NodeMonitor {
   private results = new Map<string, ContainerResult>();
   private readonly cache = new Map<string, CachedVerification>();
   private readonly images = new Map<string, ImageInfo>();
+  private readonly createdWith = new Map<string, string | undefined>();
   private health: NodeState['status'] = 'unreachable';
   private healthReason: string | undefined = 'not scanned yet';
   private lastScan: number | undefined;
@@ -216,12 +217,13 @@ export class NodeMonitor {
       const v =
         verdicts.get(digest) ??
         unknown(`container runs ${JSON.stringify(digest.slice(0, 80))}, not a sha256 image ID`);
-      const driftDigest = drift.get(c.Image);
+      const started = drift.get(id);
+      const driftDigest = started?.digest;
       const result: ContainerResult = {
         node: this.node,
         id,
         name: containerName(c),
-        image: String(c.Image),
+        image: started?.ref ?? String(c.Image),
         digest,
         status: v.status,
         statusCode: v.statusCode,
@@ -296,28 +298,59 @@ export class NodeMonitor {
     for (const d of this.cache.keys()) if (!running.has(d)) this.cache.delete(d);
   }
 
-  /** What each reference containers were started with resolves to now (for drift). */
-  private async resolveRefs(list: ContainerSummary[]): Promise<Map<string, string>> {
-    const refs = new Set<string>();
-    for (const c of list) {
-      if (typeof c.Image !== 'string' || c.Image === c.ImageID || /^(sha256:)?[0-9a-f]{12,64}$/.test(c.Image))
-        continue;
+  /**
+   * The reference a container was started with. The list shows it, except when the tag has
+   * moved on: then the list shows the image ID, and the container is inspected (once; a
+   * container's reference never changes) to learn the name it was started with.
+   */
+  private async startedWith(c: ContainerSummary): Promise<string | undefined> {
+    const shown = typeof c.Image === 'string' ? c.Image : '';
+    if (!looksLikeId(shown)) return shown;
+    const id = String(c.Id);
+    if (this.createdWith.has(id)) return this.createdWith.get(id);
+    try {
+      const ref = await this.options.docker.containerImageRef(id);
+      this.createdWith.set(id, ref !== undefined && !looksLikeId(ref) ? ref : undefined);
+    } catch (err) {
+      this.options.logger.debug({ id, err: asImagetrustError(err).message }, 'container inspect failed');
+      return undefined;
+    }
+    return this.createdWith.get(id);
+  }
+
+  /** For each container, the reference it was started with and what that resolves to now (for drift). */
+  private async resolveRefs(
+    list: ContainerSummary[],
+  ): Promise<Map<string, { ref: string; digest?: string }>> {
+    const refOf = new Map<string, string>();
+    await this.forEachLimited(list, async (c) => {
+      const ref = await this.startedWith(c);
+      if (ref !== undefined && ref !== '') refOf.set(String(c.Id), ref);
+    });
+    const running = new Set(list.map((c) => String(c.Id)));
+    for (const id of this.createdWith.keys()) if (!running.has(id)) this.createdWith.delete(id);
+    const resolved = new Map<string, string | undefined>();
+    for (const ref of new Set(refOf.values())) {
       try {
-        if (parseImageRef(c.Image, { requireScheme: false }).imageId === undefined) refs.add(c.Image);
+        if (parseImageRef(ref, { requireScheme: false }).imageId === undefined) resolved.set(ref, undefined);
       } catch {
         // Not a reference: nothing can drift.
       }
     }
-    const out = new Map<string, string>();
-    await this.forEachLimited([...refs], async (ref) => {
+    await this.forEachLimited([...resolved.keys()], async (ref) => {
       try {
         const info = await this.options.docker.inspectImage(ref);
-        if (isImageDigest(info.Id)) out.set(ref, info.Id);
+        if (isImageDigest(info.Id)) resolved.set(ref, info.Id);
       } catch (err) {
         if (!isImagetrustError(err, 'IMAGE_NOT_FOUND'))
           this.options.logger.debug({ ref, err: asImagetrustError(err).message }, 'reference lookup failed');
       }
     });
+    const out = new Map<string, { ref: string; digest?: string }>();
+    for (const [id, ref] of refOf) {
+      const digest = resolved.get(ref);
+      out.set(id, digest === undefined ? { ref } : { ref, digest });
+    }
     return out;
   }
 
@@ -446,6 +479,10 @@ export class NodeMonitor {
     if (event.Type !== undefined && event.Type !== 'container') return;
     if (EVENT_ACTIONS.has(action.split(':')[0] ?? '')) void this.pass();
   }
+}
+
+function looksLikeId(ref: string): boolean {
+  return /^(sha256:)?[0-9a-f]{12,64}$/.test(ref);
 }
 
 function containerName(c: ContainerSummary): string {

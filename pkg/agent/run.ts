@@ -66,7 +66,8 @@ async function makeVerifier(config: AgentConfig, env: NodeJS.ProcessEnv, logger:
   const client = new LedgerClient(backend, {
     state: new FileStateStore(defaultPaths(env).stateDir),
     ...(pinned ? { ledgerKey: pinned } : {}),
-    checkpointMaxAge: 1000,
+    // Each pass refreshes the checkpoint (BuiltinVerifier.epoch); lookups in between reuse it.
+    checkpointMaxAge: 3_600_000,
   });
   return new BuiltinVerifier(client, policy);
 }
@@ -76,7 +77,7 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   const logger =
     options.logger ?? pino({ level: config.logLevel, base: { node: config.node } }, pino.destination(2));
   logger.info({ config: redactedConfig(config) }, 'starting agent');
-  const docker = new ReadOnlyDocker({ env });
+  const docker = new ReadOnlyDocker({ env, timeoutMs: config.dockerTimeoutSeconds * 1000 });
   const verifier = await makeVerifier(config, env, logger);
   const history = new History(config.history, config.historyRetentionDays * 86_400_000);
   history.prune(Date.now());

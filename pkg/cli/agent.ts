@@ -20,6 +20,7 @@ interface AgentFlags {
   peer?: string[];
   peerTimeout?: string;
   resync?: string;
+  dockerTimeout?: string;
   cacheTtl?: string;
   verifier?: string;
   verifierCommand?: string;
@@ -44,6 +45,7 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
     peer: rest.peer,
     peerTimeout: rest.peerTimeout,
     resync: rest.resync,
+    dockerTimeout: rest.dockerTimeout,
     cacheTtl: rest.cacheTtl,
     verifier: rest.verifier,
     verifierCommand: rest.verifierCommand,
@@ -79,6 +81,7 @@ export function registerAgent(
     .option('--peer <url>', 'another agent to answer for (repeatable; IMAGETRUST_PEER)', collect)
     .option('--peer-timeout <seconds>', 'per-peer answer timeout (default 2)')
     .option('--resync <seconds>', 'full resync interval (IMAGETRUST_RESYNC; default 60)')
+    .option('--docker-timeout <seconds>', 'Docker API request timeout (default 15)')
     .option('--cache-ttl <seconds>', 'how long a verification is reused (default 300)')
     .option('--verifier <kind>', 'builtin (the ledger) or command (IMAGETRUST_VERIFIER)')
     .option(

@@ -113,6 +113,27 @@ export interface ImageInspect {
   Config?: { Labels?: Record<string, string> | null } | null;
 }
 
+/** Refuses, inside the client, every request that is not a read. */
+function guard(docker: Docker): Docker {
+  type Dial = (o: { method?: string; path?: string }, cb: (err: unknown, data?: unknown) => void) => unknown;
+  const modem = (docker as unknown as { modem: { dial: Dial } }).modem;
+  const dial = modem.dial.bind(modem);
+  modem.dial = (o, cb) => {
+    const method = (o.method ?? 'GET').toUpperCase();
+    if (!READ_METHODS.has(method)) {
+      cb(
+        new ImagetrustError(
+          'DOCKER_WRITE_REFUSED',
+          `refusing ${method} ${o.path ?? ''}: imagetrust only reads from Docker`,
+        ),
+      );
+      return undefined;
+    }
+    return dial(o, cb);
+  };
+  return docker;
+}
+
 /** The reads imagetrust makes of an engine. */
 export interface DockerReader {
   readonly address: string;
@@ -120,6 +141,8 @@ export interface DockerReader {
   version(): Promise<{ Version: string; ApiVersion: string }>;
   listContainers(): Promise<ContainerSummary[]>;
   inspectImage(ref: string): Promise<ImageInspect>;
+  /** The reference a container was created with (`Config.Image`). */
+  containerImageRef(id: string): Promise<string | undefined>;
   containerEvents(since?: number): Promise<Readable>;
 }
 
@@ -128,36 +151,16 @@ export class ReadOnlyDocker implements DockerReader {
   readonly address: string;
   private readonly docker: Docker;
 
+  /** For the event stream: a long-lived request that must not time out while the engine is quiet. */
+  private readonly streams: Docker;
+
   constructor(options: EngineOptions = {}) {
     const opts = engineAddress(options);
     this.address = opts.socketPath
       ? `unix://${opts.socketPath}`
       : `${opts.protocol}://${opts.host}:${opts.port}`;
-    this.docker = new Docker(opts);
-    const modem = (
-      this.docker as unknown as {
-        modem: {
-          dial: (
-            o: { method?: string; path?: string },
-            cb: (err: unknown, data?: unknown) => void,
-          ) => unknown;
-        };
-      }
-    ).modem;
-    const dial = modem.dial.bind(modem);
-    modem.dial = (o, cb) => {
-      const method = (o.method ?? 'GET').toUpperCase();
-      if (!READ_METHODS.has(method)) {
-        cb(
-          new ImagetrustError(
-            'DOCKER_WRITE_REFUSED',
-            `refusing ${method} ${o.path ?? ''}: imagetrust only reads from Docker`,
-          ),
-        );
-        return undefined;
-      }
-      return dial(o, cb);
-    };
+    this.docker = guard(new Docker(opts));
+    this.streams = guard(new Docker({ ...opts, timeout: undefined }));
   }
 
   /** The underlying client, for tests that prove the guard holds. */
@@ -200,12 +203,23 @@ export class ReadOnlyDocker implements DockerReader {
     }
   }
 
+  async containerImageRef(id: string): Promise<string | undefined> {
+    try {
+      const info = (await this.docker.getContainer(id).inspect()) as unknown as {
+        Config?: { Image?: unknown };
+      };
+      return typeof info.Config?.Image === 'string' ? info.Config.Image : undefined;
+    } catch (err) {
+      throw dockerError(err, `inspect container ${id.slice(0, 12)}`);
+    }
+  }
+
   /** The container event stream; the caller owns it and must handle its 'error' and 'end'. */
   async containerEvents(since?: number): Promise<Readable> {
     try {
       const filters = { type: ['container' as const] };
       const opts: Docker.GetEventsOptions = since === undefined ? { filters } : { filters, since };
-      return (await this.docker.getEvents(opts)) as unknown as Readable;
+      return (await this.streams.getEvents(opts)) as unknown as Readable;
     } catch (err) {
       throw dockerError(err, 'follow events');
     }

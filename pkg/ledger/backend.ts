@@ -19,10 +19,11 @@ export interface LedgerBackend {
   consistencyProof(first: number, second: number): Promise<Buffer[]>;
   append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }>;
   /**
-   * For a ledger whose storage this process reads directly: how many entries the storage
-   * holds, so that a deleted or truncated row is caught without a full audit.
+   * For a ledger whose storage this process reads directly: the latest checkpoint and how many
+   * entries the storage holds, read in one snapshot, so that a deleted or truncated row is
+   * caught without a full audit.
    */
-  storedEntryCount?(): Promise<{ entries: number; maxIndex: number }>;
+  latestWithCounts?(): Promise<{ checkpoint: string; entries: number; maxIndex: number }>;
   close(): Promise<void>;
 }
 
@@ -62,15 +63,16 @@ export class LocalBackend implements LedgerBackend {
     return { firstIndex, checkpoint: checkpoint.note };
   }
 
-  async storedEntryCount(): Promise<{ entries: number; maxIndex: number }> {
-    const c = await this.ledger.store.counts();
-    if (c.leafNodes !== c.entries) {
+  async latestWithCounts(): Promise<{ checkpoint: string; entries: number; maxIndex: number }> {
+    const { checkpoint, counts } = await this.ledger.store.snapshot();
+    if (!checkpoint) throw new ImagetrustError('LEDGER_TAMPERED', 'ledger has no checkpoint');
+    if (counts.leafNodes !== counts.entries) {
       throw new ImagetrustError(
         'LEDGER_TAMPERED',
-        `ledger holds ${c.entries} entries but ${c.leafNodes} leaf hashes`,
+        `ledger holds ${counts.entries} entries but ${counts.leafNodes} leaf hashes`,
       );
     }
-    return { entries: c.entries, maxIndex: c.maxIndex };
+    return { checkpoint: checkpoint.note, entries: counts.entries, maxIndex: counts.maxIndex };
   }
 
   close(): Promise<void> {

@@ -342,3 +342,18 @@ describe('ledger server and remote client', () => {
     assert.match(forged.body, /STATEMENT_INVALID/);
   });
 });
+
+describe('several processes sharing one state', () => {
+  it('an answer overtaken by another process is a proven prefix, not a rollback', async (t) => {
+    const dir = tempDir(t);
+    const a = await reopen(t, dir);
+    const b = await reopen(t, dir);
+    const first = await a.append([statementFor(alice, app, 'trusted')]);
+    await b.append([statementFor(alice, other, 'trusted')]);
+    // `a` now presents the checkpoint it got for its own append, which `b` has overtaken.
+    const { checkpoint, behind } = await a.accept(first.checkpoint.note);
+    assert.equal(checkpoint.size, 1);
+    assert.equal(behind, true);
+    assert.equal((await a.verify(other, onlyAlice)).verdict.status, 'trusted');
+  });
+});

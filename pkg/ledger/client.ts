@@ -4,7 +4,7 @@
 // signature is checked. A ledger that rewrote its past is refused with both checkpoints as
 // evidence.
 
-import { ImagetrustError } from '../errors';
+import { ImagetrustError, isImagetrustError } from '../errors';
 import type { CheckpointQuery, LedgerBackend } from './backend';
 import { openCheckpoint, type SignedCheckpoint } from './checkpoint';
 import { hashLeaf } from './merkle';
@@ -102,44 +102,85 @@ export class LedgerClient {
   }
 
   /**
-   * Proves that `note` extends what this client trusts and, if so, keeps it as the newest
-   * trusted checkpoint. Returns the opened checkpoint.
+   * Proves that `note` is consistent with the newest checkpoint this client trusts: either it
+   * extends it (then it becomes the newest), or it is a proven prefix of it (an answer another
+   * process has already overtaken). Returns the opened checkpoint and whether it is behind.
    */
-  async accept(note: string): Promise<SignedCheckpoint> {
+  async accept(note: string): Promise<{ checkpoint: SignedCheckpoint; behind: boolean }> {
     const { verifier, origin } = await this.trustAnchor();
     const next = this.open(note, verifier, origin);
     const kept = this.options.state.load(origin);
-    if (kept) {
-      const trusted = this.open(kept.checkpoint, verifier, origin);
-      if (next.size >= trusted.size) {
-        const proof =
-          next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
-        verifyExtends(trusted, next, proof);
-      } else {
-        verifyExtends(trusted, next, []);
-      }
+    const trusted = kept ? this.open(kept.checkpoint, verifier, origin) : undefined;
+    let behind = false;
+    if (trusted && next.size >= trusted.size) {
+      const proof =
+        next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
+      verifyExtends(trusted, next, proof);
+    } else if (trusted) {
+      behind = true;
+      verifyExtends(next, trusted, await this.prefixProof(next, trusted));
     }
-    if (this.backend.storedEntryCount) {
-      const stored = await this.backend.storedEntryCount();
-      if (stored.entries !== next.size || stored.maxIndex !== next.size - 1) {
+    if (!trusted || next.size > trusted.size) {
+      this.options.state.save({ origin, vkey: verifier.vkey, checkpoint: next.note });
+    }
+    this.proven = { checkpoint: behind && trusted ? trusted : next, at: this.clock() };
+    return { checkpoint: next, behind };
+  }
+
+  /** A consistency proof from an older checkpoint to the trusted one; a ledger that cannot give one rolled back. */
+  private async prefixProof(older: SignedCheckpoint, trusted: SignedCheckpoint): Promise<Buffer[]> {
+    try {
+      return await this.backend.consistencyProof(older.size, trusted.size);
+    } catch (err) {
+      if (isImagetrustError(err) && (err.code === 'LEDGER_UNREACHABLE' || err.code === 'LEDGER_BAD_RESPONSE'))
+        throw err;
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        `ledger rolled back from tree size ${trusted.size} to ${older.size}`,
+        {
+          cause: err,
+          details: { trusted: trusted.note, presented: older.note },
+        },
+      );
+    }
+  }
+
+  /**
+   * The newest checkpoint, proven consistent with everything this client (and every process
+   * sharing its state) saw before. A ledger whose latest checkpoint stays behind that is
+   * refused as rolled back; a local ledger's storage must hold exactly the entries it covers.
+   */
+  async latest(options: { refresh?: boolean } = {}): Promise<SignedCheckpoint> {
+    const maxAge = this.options.checkpointMaxAge ?? 0;
+    if (!options.refresh && this.proven && this.clock() - this.proven.at < maxAge)
+      return this.proven.checkpoint;
+    for (let attempt = 0; ; attempt++) {
+      const snapshot = this.backend.latestWithCounts
+        ? await this.backend.latestWithCounts()
+        : { checkpoint: await this.backend.latestCheckpoint() };
+      const { checkpoint, behind } = await this.accept(snapshot.checkpoint);
+      if (
+        'entries' in snapshot &&
+        (snapshot.entries !== checkpoint.size || snapshot.maxIndex !== checkpoint.size - 1)
+      ) {
         throw new ImagetrustError(
           'LEDGER_TAMPERED',
-          `ledger storage holds ${stored.entries} entries (last index ${stored.maxIndex}) but its checkpoint is for ${next.size}`,
+          `ledger storage holds ${snapshot.entries} entries (last index ${snapshot.maxIndex}) but its checkpoint is for ${checkpoint.size}`,
+        );
+      }
+      if (!behind) return checkpoint;
+      // Another process may have appended and saved a newer state since the ledger answered.
+      if (attempt >= 1) {
+        const kept = this.options.state.load(checkpoint.origin);
+        throw new ImagetrustError(
+          'LEDGER_INCONSISTENT',
+          `ledger rolled back to tree size ${checkpoint.size}`,
+          {
+            details: { trusted: kept?.checkpoint, presented: checkpoint.note },
+          },
         );
       }
     }
-    if (!kept || next.size > this.open(kept.checkpoint, verifier, origin).size) {
-      this.options.state.save({ origin, vkey: verifier.vkey, checkpoint: next.note });
-    }
-    this.proven = { checkpoint: next, at: this.clock() };
-    return next;
-  }
-
-  /** The newest checkpoint, proven consistent with everything this client saw before. */
-  async latest(): Promise<SignedCheckpoint> {
-    const maxAge = this.options.checkpointMaxAge ?? 0;
-    if (this.proven && this.clock() - this.proven.at < maxAge) return this.proven.checkpoint;
-    return this.accept(await this.backend.latestCheckpoint());
   }
 
   /** A historical checkpoint, proven to be a prefix of the latest. */
@@ -199,7 +240,7 @@ export class LedgerClient {
   async append(signed: SignedStatement[]): Promise<{ indexes: number[]; checkpoint: SignedCheckpoint }> {
     await this.latest();
     const result = await this.backend.append(signed.map((s) => s.envelope));
-    const checkpoint = await this.accept(result.checkpoint);
+    const { checkpoint } = await this.accept(result.checkpoint);
     const indexes = signed.map((_, i) => result.firstIndex + i);
     for (const [i, s] of signed.entries()) {
       const found = await this.backend.lookup(s.statement.digest, checkpoint.size);

@@ -14,8 +14,9 @@ export class BuiltinVerifier implements Verifier {
     private readonly policy: TrustPolicy,
   ) {}
 
+  /** Asks the ledger for its newest checkpoint; lookups until the next epoch use that one. */
   async epoch(): Promise<string> {
-    const cp = await this.client.latest();
+    const cp = await this.client.latest({ refresh: true });
     return `${cp.origin}/${cp.size}/${cp.rootHash.toString('base64')}`;
   }
 

@@ -222,6 +222,20 @@ export class SqliteStore implements LedgerStore {
     };
   }
 
+  async snapshot(): Promise<{ checkpoint: StoredCheckpoint | undefined; counts: StoreCounts }> {
+    // A read transaction: both answers come from the same WAL snapshot.
+    return this.db.transaction(() => {
+      const checkpoint = toCheckpoint(this.stmt.latest.get());
+      const c = this.stmt.counts.get();
+      const counts = {
+        entries: c?.entries ?? 0,
+        maxIndex: c?.maxIndex ?? -1,
+        leafNodes: this.stmt.leafNodes.get()?.n ?? 0,
+      };
+      return { checkpoint, counts };
+    })();
+  }
+
   async sizeOnDisk(): Promise<number> {
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     if (this.path === ':memory:') return 0;

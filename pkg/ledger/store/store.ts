@@ -60,6 +60,8 @@ export interface LedgerStore {
   /** Hashes of the requested nodes; a missing node is absent from the map. */
   nodes(ids: NodeId[]): Promise<Map<string, Buffer>>;
   counts(): Promise<StoreCounts>;
+  /** The latest checkpoint and the counts, read in one consistent snapshot. */
+  snapshot(): Promise<{ checkpoint: StoredCheckpoint | undefined; counts: StoreCounts }>;
   /** Bytes the store occupies, for benchmarks. */
   sizeOnDisk(): Promise<number>;
   close(): Promise<void>;

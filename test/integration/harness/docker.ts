@@ -7,6 +7,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   copyFileSync,
@@ -23,9 +24,22 @@ export interface Engine {
   /** Runs the docker CLI against this engine. */
   docker(args: string[], input?: Buffer | string): Promise<string>;
   stop(): Promise<void>;
-  /** Restarts a harness-started engine (for outage tests). */
-  restart?(): Promise<void>;
-  kill?(): Promise<void>;
+  /** Stops a harness-started engine, keeping its data, and starts it again (outage tests). */
+  halt?(): Promise<void>;
+  resume?(): Promise<void>;
+  /** Freezes the engine (SIGSTOP): it stops answering while its containers keep running. */
+  freeze?(): Promise<void>;
+  thaw?(): Promise<void>;
+}
+
+/** Unmounts whatever dockerd left mounted below `dir` (network namespaces, overlays), deepest first. */
+async function unmountUnder(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
 }
 
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
@@ -84,10 +98,8 @@ export async function startEngine(name = 'node'): Promise<Engine> {
     );
   };
   await start();
-  const stopDaemon = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
-    await daemon?.stop(signal);
-    // A killed dockerd leaves its containerd behind; its pid file names it.
-    await run('pkill', ['-f', `${dir}/exec/containerd`]).catch(() => undefined);
+  const stopDaemon = async (): Promise<void> => {
+    await daemon?.stop('SIGTERM');
   };
   return {
     host,
@@ -95,15 +107,20 @@ export async function startEngine(name = 'node'): Promise<Engine> {
     docker: cli(host),
     async stop() {
       await stopDaemon();
-      await run('umount', ['-R', join(dir, 'data')]).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      await unmountUnder(dir);
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      } catch (err) {
+        console.error(`# could not remove ${dir}: ${(err as Error).message}`);
+      }
     },
-    async restart() {
-      await stopDaemon();
-      await start();
+    halt: stopDaemon,
+    resume: start,
+    async freeze() {
+      daemon?.child.kill('SIGSTOP');
     },
-    async kill() {
-      await stopDaemon('SIGKILL');
+    async thaw() {
+      daemon?.child.kill('SIGCONT');
     },
   };
 }
