@@ -82,6 +82,8 @@ export class NodeMonitor {
   private timer: NodeJS.Timeout | undefined;
   private stream: Readable | undefined;
   private wake: (() => void) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private retryDelay = 0;
   private readonly clock: () => number;
 
   constructor(private readonly options: MonitorOptions) {
@@ -100,6 +102,7 @@ export class NodeMonitor {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     this.stream?.destroy();
     this.wake?.();
     await this.running?.catch(() => undefined);
@@ -165,6 +168,7 @@ export class NodeMonitor {
       }
     } catch (err) {
       this.markUnreachable(asImagetrustError(err, 'DOCKER_UNREACHABLE').message);
+      this.scheduleRetry();
       this.options.onPass?.({
         durationMs: this.clock() - started,
         ok: false,
@@ -191,6 +195,7 @@ export class NodeMonitor {
       const e = asImagetrustError(err);
       epochError = `${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`;
       this.ledger = { error: epochError };
+      this.scheduleRetry();
       logger.warn({ reason: epochError }, 'trust material unavailable: containers are unknown');
     }
 
@@ -245,6 +250,7 @@ export class NodeMonitor {
     changes.push(...diff(this.results, next, now, this.node));
     this.results = next;
     this.lastScan = now;
+    if (epochError === undefined) this.retryDelay = 0;
     this.record(changes, now);
     this.options.onPass?.({
       durationMs: this.clock() - started,
@@ -253,6 +259,17 @@ export class NodeMonitor {
       cacheHits: hits.n,
       cacheMisses: verified.length,
     });
+  }
+
+  /** After a failure, tries again soon (1 s, doubling up to the resync interval) rather than at the next resync. */
+  private scheduleRetry(): void {
+    if (this.stopped || this.retry) return;
+    this.retryDelay = Math.min(this.options.resyncMs, this.retryDelay === 0 ? 1000 : this.retryDelay * 2);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.pass();
+    }, this.retryDelay);
+    this.retry.unref();
   }
 
   private async verification(

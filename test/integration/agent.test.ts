@@ -162,27 +162,41 @@ describe('agent on two nodes', () => {
     assert.equal(images.body.images.length, 5);
   });
 
-  it('reports a container started while it runs within moments (printed)', async () => {
-    await importImage(engineA, 'local/late:1', 'a-late');
-    const signer = cliFor(ledgerHome, engineA.host, { IMAGETRUST_LEDGER: ledger.url });
-    assert.equal((await signer(['untrust', 'docker://local/late:1'])).code, 0);
-    const started = Date.now();
-    await engineA.docker(['run', '-d', '--network', 'none', '--name', 'a-late', 'local/late:1']);
-    const runReturned = Date.now() - started;
-    await waitForStatus(agentA, 'node-a', 'a-late', 'untrusted', 10_000);
-    const seen = Date.now() - started;
-    console.log(
-      `# new untrusted container: docker run returned after ${runReturned} ms, API reported it after ${seen} ms`,
-    );
-    const events = await agentA.get(`/api/v1/events?from=${started - 1000}`, TOKEN);
-    assert.ok(
-      events.body.events.some(
-        (e: { kind: string; containerName: string }) => e.kind === 'started' && e.containerName === 'a-late',
-      ),
-    );
-    const history = await agentA.get(`/api/v1/history?from=${started - 60_000}&step=5s`, TOKEN);
-    assert.ok(history.body.points.length > 0);
-    await engineA.docker(['rm', '-f', 'a-late']);
+  it('reports a container started while it runs within moments, from the event stream (printed)', async () => {
+    // An agent that would not resync for an hour: only the event stream can tell it.
+    const watcher = await startAgentProcess({
+      work,
+      dockerHost: engineA.host,
+      args: ['--node', 'node-a', '--ledger', ledger.url, '--signer', signerId, '--resync', '3600'],
+    });
+    try {
+      await waitFor('first pass', async () =>
+        (await watcher.get('/api/v1/containers')).body.containers.length > 0 ? true : undefined,
+      );
+      await importImage(engineA, 'local/late:1', 'a-late');
+      const signer = cliFor(ledgerHome, engineA.host, { IMAGETRUST_LEDGER: ledger.url });
+      assert.equal((await signer(['untrust', 'docker://local/late:1'])).code, 0);
+      const started = Date.now();
+      await engineA.docker(['run', '-d', '--network', 'none', '--name', 'a-late', 'local/late:1']);
+      const runReturned = Date.now() - started;
+      await waitForStatus(watcher, 'node-a', 'a-late', 'untrusted', 10_000);
+      const seen = Date.now() - started;
+      console.log(
+        `# new untrusted container: docker run returned after ${runReturned} ms, API reported it after ${seen} ms`,
+      );
+      const events = await watcher.get(`/api/v1/events?from=${started - 1000}`);
+      assert.ok(
+        events.body.events.some(
+          (e: { kind: string; containerName: string }) =>
+            e.kind === 'started' && e.containerName === 'a-late',
+        ),
+      );
+      const history = await watcher.get(`/api/v1/history?from=${started - 60_000}&step=5s`);
+      assert.ok(history.body.points.length > 0);
+      await engineA.docker(['rm', '-f', 'a-late']);
+    } finally {
+      await watcher.stop();
+    }
   });
 
   it('keeps hostile labels intact and harmless', async () => {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The main job: install and build if needed, then run the node agent with its embedded ledger
+# ($IMAGETRUST_HOME/ledger.db) against the local Docker engine (DOCKER_HOST, or
+# /var/run/docker.sock). On first run it creates this node's signer key, whose statements the
+# agent trusts unless --signer or --policy says otherwise. Extra arguments go to `imagetrust agent`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
+
+home="${IMAGETRUST_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/imagetrust}"
+if [ ! -f "$home/signer.key" ]; then
+  echo "creating this node's signer key in $home (notarize images with: npx imagetrust sign docker://IMAGE)"
+  node bin/imagetrust.js keygen
+fi
+exec node bin/imagetrust.js agent "$@"
