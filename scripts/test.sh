@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(docker.io busybox-static docker-registry tar)
+PACKAGES=(docker.io busybox-static docker-registry tar jq influxdb prometheus docker-compose)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,6 +25,9 @@ cleanup() {
   pkill -f -- '/tmp/itd-.*containerd' 2>/dev/null || true
   pkill -f -- 'docker-registry serve /tmp/itd-' 2>/dev/null || true
   pkill -f -- 'imagetrust.js ledger serve' 2>/dev/null || true
+  pkill -f -- 'imagetrust.js agent' 2>/dev/null || true
+  pkill -f -- 'influxd -config /tmp/itd-' 2>/dev/null || true
+  pkill -f -- '--config.file=/tmp/itd-prometheus' 2>/dev/null || true
 }
 trap cleanup EXIT
 

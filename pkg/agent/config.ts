@@ -10,6 +10,7 @@ import { ImagetrustError } from '../errors';
 import { isSignerKeyId } from '../ledger/statement';
 import { defaultPaths } from '../paths';
 import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
+import type { InfluxTarget } from './influx';
 
 export interface AgentConfig {
   node: string;
@@ -31,6 +32,7 @@ export interface AgentConfig {
   history: string;
   historyRetentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  influx?: InfluxTarget;
 }
 
 /** Raw values as each source gives them (strings from env and flags, anything from a file). */
@@ -56,6 +58,13 @@ const FIELDS = {
   history: 'IMAGETRUST_HISTORY',
   historyRetention: 'IMAGETRUST_HISTORY_RETENTION',
   logLevel: 'IMAGETRUST_LOG_LEVEL',
+  influxUrl: 'IMAGETRUST_INFLUX_URL',
+  influxDb: 'IMAGETRUST_INFLUX_DB',
+  influxUser: 'IMAGETRUST_INFLUX_USER',
+  influxPassword: 'IMAGETRUST_INFLUX_PASSWORD',
+  influxOrg: 'IMAGETRUST_INFLUX_ORG',
+  influxBucket: 'IMAGETRUST_INFLUX_BUCKET',
+  influxToken: 'IMAGETRUST_INFLUX_TOKEN',
 } as const;
 
 export type ConfigField = keyof typeof FIELDS;
@@ -204,6 +213,35 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   const token = str('token');
   if (token !== undefined && token.length < 16) bad('token', 'use at least 16 characters');
 
+  let influx: InfluxTarget | undefined;
+  const influxUrl = str('influxUrl');
+  const v2 = ['influxOrg', 'influxBucket', 'influxToken'] as const;
+  const v1 = ['influxDb', 'influxUser', 'influxPassword'] as const;
+  if (influxUrl !== undefined) {
+    try {
+      const u = new URL(influxUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') bad('influxUrl', 'expected an http(s) URL');
+    } catch {
+      bad('influxUrl', 'expected an http(s) URL');
+    }
+    const [org, bucket, token] = v2.map((k) => str(k));
+    const [db, user, password] = v1.map((k) => str(k));
+    if (db !== undefined && (org ?? bucket ?? token) !== undefined)
+      bad('influxDb', 'give either influxDb (1.x) or influxOrg, influxBucket and influxToken (2.x)');
+    else if (db !== undefined)
+      influx = {
+        version: 1,
+        url: influxUrl,
+        db,
+        ...(user ? { user } : {}),
+        ...(password ? { password } : {}),
+      };
+    else if (org && bucket && token) influx = { version: 2, url: influxUrl, org, bucket, token };
+    else bad('influxUrl', 'needs influxDb (1.x) or influxOrg, influxBucket and influxToken (2.x)');
+  } else {
+    for (const k of [...v1, ...v2]) if (raw[k] !== undefined) bad(k, 'needs influxUrl');
+  }
+
   const config: AgentConfig = {
     node,
     listen,
@@ -228,6 +266,7 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   const key = str('key');
   if (key) config.key = key;
   if (token) config.token = token;
+  if (influx) config.influx = influx;
   if (problems.length > 0)
     throw new ImagetrustError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
       details: { problems },
@@ -237,5 +276,11 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
 
 /** The configuration with its secrets replaced, for logs. */
 export function redactedConfig(config: AgentConfig): Record<string, unknown> {
-  return { ...config, ...(config.token ? { token: '[redacted]' } : {}) };
+  const influx =
+    config.influx === undefined
+      ? undefined
+      : config.influx.version === 1
+        ? { ...config.influx, ...(config.influx.password ? { password: '[redacted]' } : {}) }
+        : { ...config.influx, token: '[redacted]' };
+  return { ...config, ...(config.token ? { token: '[redacted]' } : {}), ...(influx ? { influx } : {}) };
 }

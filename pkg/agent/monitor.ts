@@ -38,6 +38,11 @@ export interface MonitorOptions {
 export interface PassInfo {
   durationMs: number;
   ok: boolean;
+  /** The ledger could not be believed in this pass (as opposed to not reached). */
+  compromised: boolean;
+  /** The node's results after the pass. */
+  results: ContainerResult[];
+  time: number;
   verified: { result: Verification['status']; durationMs: number }[];
   cacheHits: number;
   cacheMisses: number;
@@ -71,6 +76,8 @@ export class NodeMonitor {
   private readonly cache = new Map<string, CachedVerification>();
   private readonly images = new Map<string, ImageInfo>();
   private readonly createdWith = new Map<string, string | undefined>();
+  private readonly refDigests = new Map<string, string | undefined>();
+  private refsResolvedAt = 0;
   private health: NodeState['status'] = 'unreachable';
   private healthReason: string | undefined = 'not scanned yet';
   private lastScan: number | undefined;
@@ -172,6 +179,9 @@ export class NodeMonitor {
       this.options.onPass?.({
         durationMs: this.clock() - started,
         ok: false,
+        compromised: false,
+        results: this.containers(),
+        time: this.clock(),
         verified: [],
         cacheHits: 0,
         cacheMisses: 0,
@@ -188,11 +198,13 @@ export class NodeMonitor {
 
     let epoch: string | undefined;
     let epochError: string | undefined;
+    let compromised = false;
     try {
       epoch = await verifier.epoch();
       this.ledger = verifier.kind === 'builtin' ? ledgerState(epoch) : undefined;
     } catch (err) {
       const e = asImagetrustError(err);
+      compromised = e.compromised;
       epochError = `${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`;
       this.ledger = { error: epochError };
       this.scheduleRetry();
@@ -255,6 +267,9 @@ export class NodeMonitor {
     this.options.onPass?.({
       durationMs: this.clock() - started,
       ok: true,
+      compromised,
+      results: [...next.values()],
+      time: now,
       verified,
       cacheHits: hits.n,
       cacheMisses: verified.length,
@@ -354,12 +369,25 @@ export class NodeMonitor {
         // Not a reference: nothing can drift.
       }
     }
-    await this.forEachLimited([...resolved.keys()], async (ref) => {
+    // What a reference resolves to is kept until an image event (tag, untag, import, …) or the
+    // next resync; a pass then costs one list and nothing per reference.
+    const now = this.clock();
+    if (now - this.refsResolvedAt >= this.options.resyncMs) this.refDigests.clear();
+    const unresolved = [...resolved.keys()].filter((ref) => {
+      if (!this.refDigests.has(ref)) return true;
+      resolved.set(ref, this.refDigests.get(ref));
+      return false;
+    });
+    if (unresolved.length > 0 && this.refDigests.size === 0) this.refsResolvedAt = now;
+    await this.forEachLimited(unresolved, async (ref) => {
       try {
         const info = await this.options.docker.inspectImage(ref);
-        if (isImageDigest(info.Id)) resolved.set(ref, info.Id);
+        const digest = isImageDigest(info.Id) ? info.Id : undefined;
+        resolved.set(ref, digest);
+        this.refDigests.set(ref, digest);
       } catch (err) {
-        if (!isImagetrustError(err, 'IMAGE_NOT_FOUND'))
+        if (isImagetrustError(err, 'IMAGE_NOT_FOUND')) this.refDigests.set(ref, undefined);
+        else
           this.options.logger.debug({ ref, err: asImagetrustError(err).message }, 'reference lookup failed');
       }
     });
@@ -493,6 +521,12 @@ export class NodeMonitor {
     }
     const action =
       typeof event.Action === 'string' ? event.Action : typeof event.status === 'string' ? event.status : '';
+    if (event.Type === 'image') {
+      // A tag moved, an image was imported or removed: references may resolve differently now.
+      this.refDigests.clear();
+      void this.pass();
+      return;
+    }
     if (event.Type !== undefined && event.Type !== 'container') return;
     if (EVENT_ACTIONS.has(action.split(':')[0] ?? '')) void this.pass();
   }

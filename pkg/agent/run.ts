@@ -20,8 +20,12 @@ import { buildAgentApi } from './api';
 import { redactedConfig, type AgentConfig } from './config';
 import { Fleet } from './fleet';
 import { History } from './history';
-import { NodeMonitor } from './monitor';
+import { InfluxForwarder } from './influx';
+import { AgentMetrics } from './metrics';
+import { NodeMonitor, type PassInfo } from './monitor';
 import { ownContainerMatcher } from './self';
+
+export const VERSION = '0.1.0';
 
 export interface RunningAgent {
   agent: Agent;
@@ -83,7 +87,9 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   history.prune(Date.now());
   const prune = setInterval(() => history.prune(Date.now()), 3_600_000);
   prune.unref();
+  const passListeners: ((info: PassInfo) => void)[] = [];
   const monitor = new NodeMonitor({
+    onPass: (info) => passListeners.forEach((l) => l(info)),
     node: config.node,
     docker,
     verifier,
@@ -102,7 +108,23 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
         })
       : undefined;
   const agent = new Agent(monitor, fleet, history);
-  const app = buildAgentApi({ agent, ...(config.token ? { token: config.token } : {}) });
+  const metrics = new AgentMetrics(agent, VERSION);
+  const influx = config.influx ? new InfluxForwarder({ target: config.influx, logger }) : undefined;
+  if (influx) metrics.attachInflux(() => influx.stats());
+  passListeners.push((info) => {
+    metrics.observePass(info);
+    if (info.ok) influx?.push(info.results, info.time);
+  });
+  const app = buildAgentApi({
+    agent,
+    ...(config.token ? { token: config.token } : {}),
+    extend: (a) => {
+      a.get('/metrics', async (_req, reply) =>
+        reply.type(metrics.contentType()).send(await metrics.render()),
+      );
+    },
+  });
+  influx?.start();
   monitor.start();
   let address: string;
   try {
@@ -127,6 +149,7 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
       clearInterval(prune);
       await app.close();
       await monitor.stop();
+      await influx?.stop();
       await verifier.close();
       history.close();
       logger.info('agent stopped');

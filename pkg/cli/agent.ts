@@ -28,6 +28,13 @@ interface AgentFlags {
   history?: string;
   historyRetention?: string;
   logLevel?: string;
+  influxUrl?: string;
+  influxDb?: string;
+  influxUser?: string;
+  influxPassword?: string;
+  influxOrg?: string;
+  influxBucket?: string;
+  influxToken?: string;
 }
 
 async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
@@ -53,6 +60,13 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
     history: rest.history,
     historyRetention: rest.historyRetention,
     logLevel: rest.logLevel,
+    influxUrl: rest.influxUrl,
+    influxDb: rest.influxDb,
+    influxUser: rest.influxUser,
+    influxPassword: rest.influxPassword,
+    influxOrg: rest.influxOrg,
+    influxBucket: rest.influxBucket,
+    influxToken: rest.influxToken,
   };
   const config = loadAgentConfig({ flags: raw, env: ctx.io.env });
   const running = await startAgent(config, { env: ctx.io.env });
@@ -92,5 +106,12 @@ export function registerAgent(
     .option('--history <file>', 'history database (IMAGETRUST_HISTORY)')
     .option('--history-retention <days>', 'how long history is kept (default 30)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace')
+    .option('--influx-url <url>', 'forward results to InfluxDB (IMAGETRUST_INFLUX_URL)')
+    .option('--influx-db <db>', 'InfluxDB 1.x database (with --influx-user, --influx-password)')
+    .option('--influx-user <user>', 'InfluxDB 1.x user')
+    .option('--influx-password <password>', 'InfluxDB 1.x password (IMAGETRUST_INFLUX_PASSWORD)')
+    .option('--influx-org <org>', 'InfluxDB 2.x organisation (with --influx-bucket, --influx-token)')
+    .option('--influx-bucket <bucket>', 'InfluxDB 2.x bucket')
+    .option('--influx-token <token>', 'InfluxDB 2.x token (IMAGETRUST_INFLUX_TOKEN)')
     .action(run((ctx, opts) => agent(ctx, opts as AgentFlags)));
 }

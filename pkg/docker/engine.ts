@@ -214,10 +214,10 @@ export class ReadOnlyDocker implements DockerReader {
     }
   }
 
-  /** The container event stream; the caller owns it and must handle its 'error' and 'end'. */
+  /** The container and image event stream; the caller owns it and must handle its 'error' and 'end'. */
   async containerEvents(since?: number): Promise<Readable> {
     try {
-      const filters = { type: ['container' as const] };
+      const filters = { type: ['container' as const, 'image' as const] };
       const opts: Docker.GetEventsOptions = since === undefined ? { filters } : { filters, since };
       return (await this.streams.getEvents(opts)) as unknown as Readable;
     } catch (err) {
