@@ -1,11 +1,19 @@
-// Lint configuration for pkg/ (ledger, agent, CLI), its tests and benchmarks.
+// Lint configuration: the Grafana plugin (src/) uses the configuration @grafana/create-plugin
+// scaffolded in .config/ (kept as generated); pkg/ (ledger, agent, CLI), its tests and
+// benchmarks use typescript-eslint's recommended rules.
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import pluginConfig from './.config/eslint.config.mjs';
 
-export default tseslint.config(
-  { ignores: ['build/**', 'dist/**', 'node_modules/**', '.config/**', 'src/**'] },
-  ...tseslint.configs.recommended,
+const SRC = ['src/**/*.{ts,tsx,js,jsx}'];
+const NODE = ['pkg/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'];
+
+export default defineConfig([
+  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', '.config/**', 'test-results/**', '**/*.mjs', '**/*.js'] },
+  ...pluginConfig.map((config) => ({ ...config, files: config.files ?? SRC })),
+  ...tseslint.configs.recommended.map((config) => ({ ...config, files: NODE })),
   {
-    files: ['pkg/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: NODE,
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
@@ -16,4 +24,4 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
-);
+]);

@@ -2,6 +2,8 @@
 // queries the HTTP API serves.
 
 import { ImagetrustError } from '../errors';
+import type { ImageDigest } from '../ledger/statement';
+import type { LedgerStatements } from '../verify/builtin';
 import type { Fleet, LocalView } from './fleet';
 import type { History } from './history';
 import type { NodeMonitor } from './monitor';
@@ -36,6 +38,8 @@ export class Agent {
     readonly monitor: NodeMonitor,
     readonly fleet: Fleet | undefined,
     readonly history: History | undefined,
+    /** Ledger lookups for the app's Image page; absent when the verifier is a command. */
+    readonly ledger?: { statements(digest: ImageDigest): Promise<LedgerStatements> },
   ) {}
 
   get nodeName(): string {

@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import type { Agent } from './agent';
+import { isImageDigest } from '../ledger/statement';
 import { MAX_POINTS } from './history';
 import { CONTAINER_STATUSES } from './types';
 
@@ -166,6 +167,16 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
       throw fieldError('limit', 'expected 1 to 10000');
     return { events: agent.history ? agent.history.events(from, to, parseNode(q.node), limit) : [] };
+  });
+
+  app.get(`${API}/ledger/statements`, async (req) => {
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    for (const k of Object.keys(q)) if (k !== 'digest') throw fieldError(k, 'unknown parameter');
+    if (typeof q.digest !== 'string' || !isImageDigest(q.digest))
+      throw fieldError('digest', 'expected sha256:<64 hex>');
+    if (!agent.ledger)
+      throw new ImagetrustError('NOT_FOUND', 'this agent verifies with a command, not a ledger');
+    return agent.ledger.statements(q.digest);
   });
 
   app.post(`${API}/verify`, async (req) => {

@@ -107,7 +107,12 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
           ...(config.token ? { token: config.token } : {}),
         })
       : undefined;
-  const agent = new Agent(monitor, fleet, history);
+  const agent = new Agent(
+    monitor,
+    fleet,
+    history,
+    verifier instanceof BuiltinVerifier ? verifier : undefined,
+  );
   const metrics = new AgentMetrics(agent, VERSION);
   const influx = config.influx ? new InfluxForwarder({ target: config.influx, logger }) : undefined;
   if (influx) metrics.attachInflux(() => influx.stats());

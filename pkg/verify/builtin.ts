@@ -4,7 +4,22 @@
 import { asImagetrustError } from '../errors';
 import type { LedgerClient } from '../ledger/client';
 import type { TrustPolicy } from '../ledger/policy';
+import type { ImageDigest } from '../ledger/statement';
 import { unknown, type Verification, type Verifier, type VerifyTarget } from './verifier';
+
+export interface LedgerStatements {
+  digest: string;
+  treeSize: number;
+  origin: string;
+  statements: {
+    index: number;
+    status: string;
+    signer: string;
+    time: string;
+    name: string;
+    allowed: boolean;
+  }[];
+}
 
 export class BuiltinVerifier implements Verifier {
   readonly kind = 'builtin' as const;
@@ -42,6 +57,25 @@ export class BuiltinVerifier implements Verifier {
       const e = asImagetrustError(err);
       return unknown(`${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`);
     }
+  }
+
+  /** Every statement about a digest, proven against the latest checkpoint, and whether its signer is allowed. */
+  async statements(digest: ImageDigest): Promise<LedgerStatements> {
+    const found = await this.client.lookup(digest);
+    const allowed = new Set(this.policy.signers.map((s) => s.keyId));
+    return {
+      digest,
+      treeSize: found.checkpoint.size,
+      origin: found.checkpoint.origin,
+      statements: found.statements.map((s) => ({
+        index: s.index,
+        status: s.statement.status,
+        signer: s.statement.signer,
+        time: s.statement.time,
+        name: s.statement.name,
+        allowed: allowed.has(s.statement.signer),
+      })),
+    };
   }
 
   close(): Promise<void> {

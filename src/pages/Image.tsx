@@ -1,0 +1,127 @@
+import React from 'react';
+import { useParams } from 'react-router-dom';
+import { PluginPage } from '@grafana/runtime';
+import { Alert, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
+import type { ChangeEvent, ContainerResult, StatementsAnswer } from '../api/types';
+import { useAgent } from '../api/useAgent';
+import { StatusBadge } from '../components/StatusBadge';
+import { getTableStyles } from '../components/styles';
+import { testIds } from '../testIds';
+
+interface ImageData {
+  statements?: StatementsAnswer;
+  statementsError?: string;
+  containers: ContainerResult[];
+  events: ChangeEvent[];
+}
+
+export function ImagePage() {
+  const { digest = '' } = useParams<{ digest: string }>();
+  const styles = useStyles2(getTableStyles);
+  const { data, error, loading } = useAgent<ImageData>(
+    async (ds) => {
+      const [statements, containers, events] = await Promise.all([
+        ds.request<StatementsAnswer>('/ledger/statements', { params: { digest } }).then(
+          (s) => ({ s }),
+          (e: Error) => ({ e: e.message }),
+        ),
+        ds.request<{ containers: ContainerResult[] }>('/containers'),
+        ds.request<{ events: ChangeEvent[] }>('/events', { params: { from: Date.now() - 7 * 86_400_000 } }),
+      ]);
+      return {
+        ...('s' in statements ? { statements: statements.s } : { statementsError: statements.e }),
+        containers: containers.containers.filter((c) => c.digest === digest),
+        events: events.events.filter((e) => e.digest === digest),
+      };
+    },
+    [digest],
+  );
+
+  return (
+    <PluginPage>
+      <div data-testid={testIds.image.container}>
+        <h2 className={styles.mono}>{digest}</h2>
+        {error && <Alert title="Cannot read the imagetrust agent">{error}</Alert>}
+        {loading && !data && <LoadingPlaceholder text="Loading the image…" />}
+        {data && (
+          <>
+            <section className={styles.section}>
+              <h3>Ledger statements</h3>
+              {data.statementsError && (
+                <Alert severity="warning" title="No ledger statements">
+                  {data.statementsError}
+                </Alert>
+              )}
+              {data.statements && (
+                <>
+                  <p className={styles.muted}>
+                    Proven against the checkpoint of tree size {data.statements.treeSize} of{' '}
+                    {data.statements.origin}.
+                  </p>
+                  <table className={styles.table}>
+                    <thead>
+                      <tr>
+                        <th>Entry</th>
+                        <th>Signed</th>
+                        <th>Status</th>
+                        <th>Signer</th>
+                        <th>Signed as</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {data.statements.statements.map((s) => (
+                        <tr key={s.index}>
+                          <td>#{s.index}</td>
+                          <td>{s.time}</td>
+                          <td>{s.status}</td>
+                          <td className={styles.mono}>
+                            {s.signer}
+                            {s.allowed ? '' : ' (not an allowed signer)'}
+                          </td>
+                          <td>{s.name}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </>
+              )}
+            </section>
+            <section className={styles.section}>
+              <h3>Running containers</h3>
+              <table className={styles.table}>
+                <tbody>
+                  {data.containers.map((c) => (
+                    <tr key={`${c.node}/${c.id}`}>
+                      <td>
+                        <StatusBadge status={c.status} />
+                      </td>
+                      <td>{c.node}</td>
+                      <td>{c.name}</td>
+                      <td>{c.image}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+            <section className={styles.section}>
+              <h3>History (7 days)</h3>
+              {data.events.length === 0 ? (
+                <p className={styles.muted}>No changes.</p>
+              ) : (
+                <ul>
+                  {data.events.map((e, i) => (
+                    <li key={i}>
+                      {new Date(e.time).toISOString()} — {e.node} {e.containerName}: {e.kind} {e.status ?? ''}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </section>
+          </>
+        )}
+      </div>
+    </PluginPage>
+  );
+}
+
+export default ImagePage;
