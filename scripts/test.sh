@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(docker.io busybox-static docker-registry tar jq influxdb prometheus docker-compose)
+PACKAGES=(docker.io busybox-static docker-registry tar jq influxdb prometheus docker-compose chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,39 @@
+# imagetrust: the node agent and the ledger server in one image.
+#   docker build -t imagetrust .
+#   agent (default):  docker run ... imagetrust agent --listen 0.0.0.0:9581 --token T --ledger http://ledger:9580 --signer KEYID
+#   ledger:           docker run ... imagetrust ledger serve --host 0.0.0.0 --port 9580
+
+# ---- build: compile pkg/ into build/, then drop the dev dependencies ----
+FROM node:20-bookworm-slim AS build
+# better-sqlite3 builds natively when no prebuilt binary fits.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig*.json ./
+COPY pkg/ pkg/
+COPY bin/ bin/
+RUN npm run build:pkg \
+ && npm prune --omit=dev
+
+# ---- runtime ----
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/build ./build
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/package.json ./package.json
+# Keys, the ledger ($IMAGETRUST_HOME/ledger.db) and the agent's history live here.
+ENV IMAGETRUST_HOME=/data
+VOLUME /data
+# 9581: agent API and /metrics; 9580: `ledger serve`.
+EXPOSE 9581 9580
+# The agent reads the Docker engine through its socket, mounted read-only
+# (-v /var/run/docker.sock:/var/run/docker.sock:ro). A read-only mount does not restrict the
+# Docker API; the agent's own client does: it refuses every request that is not a GET.
+# It runs as root only so that it can open the socket (root:docker, mode 660, on most hosts).
+ENTRYPOINT ["node", "/app/bin/imagetrust.js"]
+CMD ["agent", "--listen", "0.0.0.0:9581"]
