@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 import pluginConfig from './.config/eslint.config.mjs';
 
 const SRC = ['src/**/*.{ts,tsx,js,jsx}'];
-const NODE = ['pkg/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'];
+const NODE = ['pkg/**/*.ts', 'test/**/*.{ts,tsx}', 'bench/**/*.ts'];
 
 export default defineConfig([
   { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', '.config/**', 'test-results/**', '**/*.mjs', '**/*.js'] },
@@ -21,7 +21,7 @@ export default defineConfig([
   },
   {
     // Tests read JSON answers whose shape each assertion checks.
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.{ts,tsx}'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },
 ]);
