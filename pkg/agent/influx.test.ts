@@ -1,6 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeKey, escapeTagValue, fieldString, formatLine, vcnVerificationLine } from './influx';
+import pino from 'pino';
+import {
+  InfluxForwarder,
+  escapeKey,
+  escapeTagValue,
+  fieldString,
+  formatLine,
+  vcnVerificationLine,
+} from './influx';
 import type { ContainerResult } from './types';
 
 describe('line protocol', () => {
@@ -37,5 +45,70 @@ describe('line protocol', () => {
       'm,a=2,z=1 s="x",i=4i,f=0.5,b=true 5',
     );
     assert.throws(() => formatLine('m', {}, {}, 1));
+  });
+});
+
+describe('InfluxForwarder endpoints', () => {
+  async function capture(fn: (url: string) => Promise<void>) {
+    const { createServer } = await import('node:http');
+    const seen: { url: string; auth?: string; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push({
+          url: req.url ?? '',
+          ...(req.headers.authorization ? { auth: req.headers.authorization } : {}),
+          body,
+        });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await fn(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    } finally {
+      server.close();
+    }
+    return seen;
+  }
+  const logger = pino({ level: 'silent' });
+  const c = {
+    node: 'n',
+    id: 'i',
+    name: 'c',
+    image: 'x',
+    digest: 'sha256:a',
+    status: 'trusted',
+    statusCode: 0,
+    level: 0,
+    drift: false,
+  } as ContainerResult;
+
+  it('writes 1.x with basic auth and 2.x with a token, in millisecond precision', async () => {
+    const v1 = await capture(async (url) => {
+      const fw = new InfluxForwarder({
+        target: { version: 1, url, db: 'my db', user: 'u', password: 'p' },
+        logger,
+      });
+      fw.push([c], 1000);
+      await fw.flush();
+    });
+    assert.equal(v1[0]?.url, '/write?db=my+db&precision=ms');
+    assert.equal(v1[0]?.auth, `Basic ${Buffer.from('u:p').toString('base64')}`);
+    assert.match(
+      v1[0]?.body ?? '',
+      /^vcn_verification,.* failed=0,status=0,level=0 1000\nimagetrust_container,/,
+    );
+    const v2 = await capture(async (url) => {
+      const fw = new InfluxForwarder({
+        target: { version: 2, url: `${url}/`, org: 'ops', bucket: 'trust', token: 't0k' },
+        logger,
+      });
+      fw.push([c], 2000);
+      await fw.flush();
+    });
+    assert.equal(v2[0]?.url, '/api/v2/write?org=ops&bucket=trust&precision=ms');
+    assert.equal(v2[0]?.auth, 'Token t0k');
   });
 });
