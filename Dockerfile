@@ -35,5 +35,5 @@ EXPOSE 9581 9580
 # (-v /var/run/docker.sock:/var/run/docker.sock:ro). A read-only mount does not restrict the
 # Docker API; the agent's own client does: it refuses every request that is not a GET.
 # It runs as root only so that it can open the socket (root:docker, mode 660, on most hosts).
-ENTRYPOINT ["node", "/app/bin/imagetrust.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "/app/bin/imagetrust.js"]
 CMD ["agent", "--listen", "0.0.0.0:9581"]

@@ -16,4 +16,4 @@ if [ ! -f "$home/signer.key" ]; then
   echo "creating this node's signer key in $home (notarize images with: npx imagetrust sign docker://IMAGE)"
   node bin/imagetrust.js keygen
 fi
-exec node bin/imagetrust.js agent "$@"
+exec node --max-semi-space-size=1 bin/imagetrust.js agent "$@"

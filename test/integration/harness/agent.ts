@@ -48,9 +48,19 @@ export async function startAgentProcess(options: {
     DOCKER_HOST: options.dockerHost,
     ...options.env,
   };
+  // As deployed (scripts/run.sh, Dockerfile): a small young generation keeps the agent's RSS down.
   const proc = startBackground(
     process.execPath,
-    [BIN, 'agent', '--listen', `127.0.0.1:${port}`, '--log-level', 'debug', ...options.args],
+    [
+      '--max-semi-space-size=1',
+      BIN,
+      'agent',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'debug',
+      ...options.args,
+    ],
     join(home, 'agent.log'),
     env,
   );
