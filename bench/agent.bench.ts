@@ -67,6 +67,23 @@ async function shellLoop(engine: Engine): Promise<number> {
   return performance.now() - t0;
 }
 
+/** 50 concurrent clients, 40 requests each, alternating the containers and summary queries. */
+async function apiLoad(url: string): Promise<number> {
+  const times: number[] = [];
+  await Promise.all(
+    Array.from({ length: 50 }, async (_, c) => {
+      for (let i = 0; i < 40; i++) {
+        const path = (c + i) % 2 === 0 ? '/api/v1/containers' : '/api/v1/summary';
+        const t = performance.now();
+        const res = await fetch(`${url}${path}`);
+        await res.arrayBuffer();
+        times.push(performance.now() - t);
+      }
+    }),
+  );
+  return percentile(times, 99);
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -169,6 +186,7 @@ async function main(): Promise<void> {
         latencies.push(performance.now() - t);
         await engine.docker(['rm', '-f', name]);
       }
+      const apiP99 = await apiLoad(agent.url);
       const rss = rssMb(agent.process.child.pid as number);
       process.stderr.write('running the vcn-watchdog shell loop…\n');
       const loop = await shellLoop(engine);
@@ -182,6 +200,7 @@ async function main(): Promise<void> {
         `${Math.round(loop / cold)}x`,
         `${Math.round(loop / warm)}x`,
         `${rss} MB`,
+        `${apiP99.toFixed(1)} ms`,
       ]);
     }
     await agent.stop();

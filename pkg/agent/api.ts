@@ -2,7 +2,7 @@
 // from listen(); a bearer token is required when configured (compared in constant time);
 // bad query parameters get a 400 that names the field.
 
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import type { Agent } from './agent';
@@ -123,18 +123,42 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
 
   app.get(`${API}/local`, async () => agent.local());
 
+  // Answers computed from the agent's view are reused, serialized, until the view changes:
+  // 50 dashboard panels asking at once cost one computation.
+  const answers = new Map<string, string>();
+  let answersOf = '';
+  const cached = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    compute: () => Promise<unknown>,
+  ): Promise<FastifyReply> => {
+    const generation = `${agent.monitor.generation}/${agent.fleet?.generation ?? 0}`;
+    if (generation !== answersOf) {
+      answers.clear();
+      answersOf = generation;
+    }
+    const key = req.url;
+    let body = answers.get(key);
+    if (body === undefined) {
+      body = JSON.stringify(await compute());
+      if (answers.size < 256) answers.set(key, body);
+    }
+    return reply.type('application/json; charset=utf-8').send(body);
+  };
+
   app.get(`${API}/nodes`, async () => ({ nodes: await agent.nodes() }));
 
-  app.get(`${API}/containers`, async (req) => {
+  app.get(`${API}/containers`, async (req, reply) => {
     const q = rejectUnknown(req, 'containers');
     const filter = { node: parseNode(q.node), status: parseStatus(q.status) };
     if (q.scope !== undefined && q.scope !== 'local' && q.scope !== 'fleet')
       throw fieldError('scope', 'expected local or fleet');
-    const containers =
-      q.scope === 'local'
-        ? agent.local().containers.filter((c) => !filter.status || c.status === filter.status)
-        : await agent.containers(filter);
-    return { containers };
+    return cached(req, reply, async () => ({
+      containers:
+        q.scope === 'local'
+          ? agent.local().containers.filter((c) => !filter.status || c.status === filter.status)
+          : await agent.containers(filter),
+    }));
   });
 
   app.get(`${API}/images`, async (req) => {
@@ -142,7 +166,7 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     return { images: await agent.images({ node: parseNode(q.node), status: parseStatus(q.status) }) };
   });
 
-  app.get(`${API}/summary`, async () => agent.summary());
+  app.get(`${API}/summary`, async (req, reply) => cached(req, reply, () => agent.summary()));
 
   app.get(`${API}/history`, async (req) => {
     const q = rejectUnknown(req, 'history');

@@ -19,6 +19,8 @@ export interface FleetOptions {
   peers: string[];
   token?: string;
   timeoutMs: number;
+  /** How long one fan-out's answer is reused (ms). */
+  cacheMs?: number;
   clock?: () => number;
 }
 
@@ -49,9 +51,12 @@ export function parseLocalView(doc: unknown): LocalView {
 export class Fleet {
   private readonly memory = new Map<string, PeerMemory>();
   private readonly clock: () => number;
+  private readonly cacheMs: number;
+  private recent: { at: number; views: Promise<LocalView[]> } | undefined;
 
   constructor(private readonly options: FleetOptions) {
     this.clock = options.clock ?? Date.now;
+    this.cacheMs = options.cacheMs ?? 1000;
     for (const p of options.peers) this.memory.set(p, {});
   }
 
@@ -71,7 +76,24 @@ export class Fleet {
   }
 
   /** Every peer's view, asked concurrently; never throws. */
-  async views(): Promise<LocalView[]> {
+  /**
+   * Every peer's view. Requests that arrive together share one fan-out, and its answer is
+   * reused for `cacheMs` (dashboards ask many times at once).
+   */
+  views(): Promise<LocalView[]> {
+    const now = this.clock();
+    if (this.recent && now - this.recent.at < this.cacheMs) return this.recent.views;
+    const views = this.askAll();
+    this.recent = { at: now, views };
+    views.catch(() => (this.recent = undefined));
+    return views;
+  }
+
+  get generation(): number {
+    return this.recent?.at ?? 0;
+  }
+
+  private askAll(): Promise<LocalView[]> {
     return Promise.all(
       this.options.peers.map(async (url) => {
         const mem = this.memory.get(url) as PeerMemory;

@@ -92,6 +92,8 @@ export class NodeMonitor {
   private retry: NodeJS.Timeout | undefined;
   private retryDelay = 0;
   private readonly clock: () => number;
+  /** Changes whenever the results do: answers computed from them can be reused until then. */
+  generation = 0;
 
   constructor(private readonly options: MonitorOptions) {
     this.node = options.node;
@@ -261,6 +263,7 @@ export class NodeMonitor {
     }
     changes.push(...diff(this.results, next, now, this.node));
     this.results = next;
+    this.generation += 1;
     this.lastScan = now;
     if (epochError === undefined) this.retryDelay = 0;
     this.record(changes, now);
@@ -430,6 +433,7 @@ export class NodeMonitor {
     }
     changes.push(...diff(this.results, next, now, this.node));
     this.results = next;
+    this.generation += 1;
     this.record(changes, now);
   }
 
