@@ -20,7 +20,7 @@ import { openLocalLedger } from '../pkg/ledger/open';
 import { policyForSigners } from '../pkg/ledger/policy';
 import { MemoryStateStore } from '../pkg/ledger/state';
 import { BuiltinVerifier } from '../pkg/verify/builtin';
-import { importImage, startEngine, type Engine } from '../test/integration/harness/docker';
+import { importImage, runContainer, startEngine, type Engine } from '../test/integration/harness/docker';
 import { cliFor } from '../test/integration/harness/cli';
 import { startAgentProcess } from '../test/integration/harness/agent';
 import { run } from '../test/integration/harness/process';
@@ -39,17 +39,7 @@ async function startContainers(engine: Engine, from: number, to: number, images:
   const worker = async (): Promise<void> => {
     while (next < to) {
       const i = next++;
-      await engine.docker([
-        'run',
-        '-d',
-        '--network',
-        'none',
-        '--stop-timeout',
-        '1',
-        '--name',
-        `bench-${i}`,
-        images[i % images.length] as string,
-      ]);
+      await runContainer(engine, `bench-${i}`, images[i % images.length] as string);
     }
   };
   await Promise.all(Array.from({ length: 6 }, worker));
@@ -182,17 +172,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < STARTS; i++) {
         const name = `late-${count}-${i}`;
         const t = performance.now();
-        await engine.docker([
-          'run',
-          '-d',
-          '--network',
-          'none',
-          '--stop-timeout',
-          '1',
-          '--name',
-          name,
-          'bench/late:1',
-        ]);
+        await runContainer(engine, name, 'bench/late:1');
         for (;;) {
           const res = await fetch(`${agent.url}/api/v1/containers?status=untrusted&scope=local`);
           const body = (await res.json()) as { containers: { name: string }[] };

@@ -68,7 +68,6 @@ const FIELDS = {
 } as const;
 
 export type ConfigField = keyof typeof FIELDS;
-export const CONFIG_FIELDS = Object.keys(FIELDS) as ConfigField[];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 

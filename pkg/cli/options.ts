@@ -17,8 +17,3 @@ export function withGlobalOptions(cmd: Command): Command {
     )
     .addOption(new Option('-o, --output <format>', 'output format: json or text').default(''));
 }
-
-export type Registrar = (
-  program: Command,
-  run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
-) => void;

@@ -59,7 +59,7 @@ export function engineAddress(options: EngineOptions = {}): Docker.DockerOptions
 /** Maps what dockerode throws to typed errors, by status code and errno, never by message. */
 export function dockerError(err: unknown, what: string): ImagetrustError {
   if (err instanceof ImagetrustError) return err;
-  const e = err as { statusCode?: number; code?: string; message?: string };
+  const e = err as { statusCode?: number; code?: string };
   if (e.statusCode === 404) return new ImagetrustError('NOT_FOUND', `${what}: not found`, { cause: err });
   const unreachable = [
     'ECONNREFUSED',
@@ -78,7 +78,9 @@ export function dockerError(err: unknown, what: string): ImagetrustError {
       { cause: err },
     );
   }
-  if (e.message === 'socket hang up' || /timeout/i.test(e.code ?? '')) {
+  // A request the client gave up on (docker-modem's timeout destroys it) ends as ECONNRESET
+  // above; some agents report their own timeout codes.
+  if (/timeout/i.test(e.code ?? '')) {
     return new ImagetrustError('DOCKER_UNREACHABLE', `Docker engine did not answer while trying to ${what}`, {
       cause: err,
     });

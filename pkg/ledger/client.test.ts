@@ -325,6 +325,24 @@ describe('ledger server and remote client', () => {
     await assertRejectsCode(() => dead.verify(app, onlyAlice), 'LEDGER_UNREACHABLE');
   });
 
+  it('accepts appends only from allowed signers when told to, storing nothing else', async (t) => {
+    const ledger = await openLocalLedger(join(tempDir(t), 'allow.db'));
+    t.after(() => ledger.close());
+    const server = buildLedgerServer({ ledger, allowedSigners: new Set([alice.keyId]) });
+    const post = (s: ReturnType<typeof statementFor>) =>
+      server.inject({
+        method: 'POST',
+        url: '/api/v1/statements',
+        payload: { statements: [s.envelope.toString('base64')] },
+      });
+    const refused = await post(statementFor(bob, app, 'trusted'));
+    assert.equal(refused.statusCode, 400);
+    assert.match(refused.body, /may not append/);
+    assert.equal((await ledger.latestCheckpoint()).size, 0);
+    assert.equal((await post(statementFor(alice, app, 'trusted'))).statusCode, 200);
+    assert.equal((await ledger.latestCheckpoint()).size, 1);
+  });
+
   it('rejects bad parameters with 400 and the field named', async (t) => {
     const { server } = await serve(t);
     const res = await server.inject({ method: 'GET', url: '/api/v1/proof/consistency?first=x&second=1' });

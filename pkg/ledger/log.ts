@@ -86,14 +86,26 @@ export class Ledger {
     return signCheckpoint({ origin: this.info.origin, size, rootHash }, this.signer).note;
   }
 
-  /** Validates and appends statements in one transaction; returns their indexes and the new checkpoint. */
-  async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+  /**
+   * Validates and appends statements in one transaction. `allowedSigners`, when given, limits
+   * who may append; it is checked on the statements the signature check already opened.
+   */
+  async append(
+    envelopes: Buffer[],
+    allowedSigners?: ReadonlySet<string>,
+  ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     if (envelopes.length === 0) throw new ImagetrustError('BAD_REQUEST', 'nothing to append');
     if (envelopes.length > MAX_BATCH)
       throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
     const leaves = await Promise.all(
       envelopes.map(async (envelope) => {
         const { statement } = await openStatementAsync(envelope);
+        if (allowedSigners && !allowedSigners.has(statement.signer)) {
+          throw new ImagetrustError(
+            'BAD_REQUEST',
+            `signer ${statement.signer} may not append to this ledger`,
+          );
+        }
         return { leaf: envelope, leafHash: hashLeaf(envelope), digest: statement.digest };
       }),
     );
@@ -148,18 +160,9 @@ export class Ledger {
     }));
   }
 
-  async inclusionProof(index: number, size: number): Promise<Buffer[]> {
-    await this.requireSize(size);
-    return this.resolve(inclusionPlan(index, size));
-  }
-
   async consistencyProof(first: number, second: number): Promise<Buffer[]> {
     await this.requireSize(second);
     return this.resolve(consistencyPlan(first, second));
-  }
-
-  async entries(start: number, end: number): Promise<{ index: number; leaf: Buffer }[]> {
-    return this.store.entries(start, end);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import type { Ledger } from './log';
-import { openStatement, parseImageDigest } from './statement';
+import { parseImageDigest } from './statement';
 
 export interface LedgerServerOptions {
   ledger: Ledger;
@@ -101,18 +101,7 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
       throw new ImagetrustError('BAD_REQUEST', 'statements: expected a list of base64 envelopes');
     }
     const envelopes = body.statements.map((s) => Buffer.from(s as string, 'base64'));
-    if (options.allowedSigners) {
-      for (const env of envelopes) {
-        const { statement } = openStatement(env);
-        if (!options.allowedSigners.has(statement.signer)) {
-          throw new ImagetrustError(
-            'BAD_REQUEST',
-            `signer ${statement.signer} may not append to this ledger`,
-          );
-        }
-      }
-    }
-    const { firstIndex, checkpoint } = await ledger.append(envelopes);
+    const { firstIndex, checkpoint } = await ledger.append(envelopes, options.allowedSigners);
     return { firstIndex, checkpoint: checkpoint.note };
   });
 

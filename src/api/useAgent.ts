@@ -17,31 +17,37 @@ export interface AgentState<T> {
   reload: () => void;
 }
 
-export function useAgent<T>(
-  load: (ds: DataSource) => Promise<T>,
-  deps: unknown[],
-  uid?: string,
-): AgentState<T> {
+/**
+ * Runs `load` against the agent's data source and again on `reload()`. `load` must be stable
+ * (a module-level function, or one from useCallback with its own dependencies): a new `load`
+ * is a new request.
+ */
+export function useAgent<T>(load: (ds: DataSource) => Promise<T>, uid?: string): AgentState<T> {
   const [generation, setGeneration] = useState(0);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  const key = JSON.stringify([...deps, generation, uid ?? null]);
   // The last answer and the request it answered: loading while they differ.
-  const [answer, setAnswer] = useState<{ key?: string; data?: T; error?: string }>({});
+  const [answer, setAnswer] = useState<{
+    load?: typeof load;
+    generation?: number;
+    uid?: string;
+    data?: T;
+    error?: string;
+  }>({});
   useEffect(() => {
     let live = true;
+    const request = { load, generation, uid };
     getAgentDataSource(uid)
       .then(load)
       .then(
-        (data) => live && setAnswer({ key, data }),
-        (err: unknown) => live && setAnswer({ key, error: err instanceof Error ? err.message : String(err) }),
+        (data) => live && setAnswer({ ...request, data }),
+        (err: unknown) =>
+          live && setAnswer({ ...request, error: err instanceof Error ? err.message : String(err) }),
       );
     return () => {
       live = false;
     };
-    // `key` stands for deps, generation and uid.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [key]);
-  const current = answer.key === key;
+  }, [load, generation, uid]);
+  const current = answer.load === load && answer.generation === generation && answer.uid === uid;
   return {
     ...(answer.data === undefined ? {} : { data: answer.data }),
     ...(current && answer.error !== undefined ? { error: answer.error } : {}),

@@ -1,8 +1,9 @@
 import React from 'react';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, LoadingPlaceholder, TextLink, useStyles2 } from '@grafana/ui';
-import { STATUS_SEVERITY, worstStatus, type ContainerResult, type NodeState } from '../api/types';
+import { worstStatus, type ContainerResult, type NodeState } from '../api/types';
 import { useAgent } from '../api/useAgent';
+import type { DataSource } from '../datasource/datasource';
 import { StatusBadge } from '../components/StatusBadge';
 import { getTableStyles } from '../components/styles';
 import { ROUTES, prefixRoute } from '../constants';
@@ -13,18 +14,18 @@ interface FleetData {
   offenders: ContainerResult[];
 }
 
+async function loadFleet(ds: DataSource): Promise<FleetData> {
+  const [{ nodes }, { containers }] = await Promise.all([
+    ds.request<{ nodes: NodeState[] }>('/nodes'),
+    ds.request<{ containers: ContainerResult[] }>('/containers'),
+  ]);
+  // The agent answers worst first.
+  return { nodes, offenders: containers.filter((c) => c.status !== 'trusted').slice(0, 20) };
+}
+
 export function FleetPage() {
   const styles = useStyles2(getTableStyles);
-  const { data, error, loading } = useAgent<FleetData>(async (ds) => {
-    const [{ nodes }, { containers }] = await Promise.all([
-      ds.request<{ nodes: NodeState[] }>('/nodes'),
-      ds.request<{ containers: ContainerResult[] }>('/containers'),
-    ]);
-    const offenders = containers
-      .filter((c) => c.status !== 'trusted')
-      .sort((a, b) => STATUS_SEVERITY[b.status] - STATUS_SEVERITY[a.status]);
-    return { nodes, offenders: offenders.slice(0, 20) };
-  }, []);
+  const { data, error, loading } = useAgent(loadFleet);
 
   return (
     <PluginPage>

@@ -1,9 +1,10 @@
-import React from 'react';
+import React, { useCallback } from 'react';
 import { useParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
 import type { ChangeEvent, ContainerResult, StatementsAnswer } from '../api/types';
 import { useAgent } from '../api/useAgent';
+import type { DataSource } from '../datasource/datasource';
 import { StatusBadge } from '../components/StatusBadge';
 import { getTableStyles } from '../components/styles';
 import { testIds } from '../testIds';
@@ -18,8 +19,8 @@ interface ImageData {
 export function ImagePage() {
   const { digest = '' } = useParams<{ digest: string }>();
   const styles = useStyles2(getTableStyles);
-  const { data, error, loading } = useAgent<ImageData>(
-    async (ds) => {
+  const load = useCallback(
+    async (ds: DataSource): Promise<ImageData> => {
       const [statements, containers, events] = await Promise.all([
         ds.request<StatementsAnswer>('/ledger/statements', { params: { digest } }).then(
           (s) => ({ s }),
@@ -36,6 +37,7 @@ export function ImagePage() {
     },
     [digest],
   );
+  const { data, error, loading } = useAgent(load);
 
   return (
     <PluginPage>

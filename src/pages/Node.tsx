@@ -1,9 +1,10 @@
-import React, { useState } from 'react';
+import React, { useCallback, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, TextLink, useStyles2 } from '@grafana/ui';
 import type { ContainerResult } from '../api/types';
 import { getAgentDataSource, useAgent } from '../api/useAgent';
+import type { DataSource } from '../datasource/datasource';
 import { StatusBadge } from '../components/StatusBadge';
 import { getTableStyles } from '../components/styles';
 import { ROUTES, prefixRoute } from '../constants';
@@ -14,11 +15,12 @@ export function NodePage() {
   const styles = useStyles2(getTableStyles);
   const [verifying, setVerifying] = useState(false);
   const [verifyError, setVerifyError] = useState<string>();
-  const { data, error, loading, reload } = useAgent(
-    async (ds) =>
+  const load = useCallback(
+    async (ds: DataSource) =>
       (await ds.request<{ containers: ContainerResult[] }>('/containers', { params: { node } })).containers,
     [node],
   );
+  const { data, error, loading, reload } = useAgent(load);
 
   const verifyNow = async () => {
     setVerifying(true);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadOnlyDocker } from '../../pkg/docker/engine';
 import { isImagetrustError } from '../../pkg/errors';
-import { importImage, startEngine, type Engine } from './harness/docker';
+import { importImage, runContainer, startEngine, type Engine } from './harness/docker';
 import { BIN, cliFor } from './harness/cli';
 import { startAgentProcess, startLedgerServer, type AgentProcess } from './harness/agent';
 import { waitFor } from './harness/process';
@@ -23,6 +23,8 @@ let ledger: { url: string; port: number; stop(): Promise<void> };
 let signerId: string;
 let agentA: AgentProcess;
 let agentB: AgentProcess;
+/** What every agent of the fleet runs with. */
+let common: string[];
 
 interface Container {
   node: string;
@@ -75,19 +77,7 @@ async function populate(engine: Engine, prefix: string): Promise<void> {
     assert.equal(r.code, 0, r.stderr);
   }
   for (const name of ['trusted', 'untrusted', 'unsupported', 'unsigned', 'drift']) {
-    await engine.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--restart',
-      'always',
-      '--stop-timeout',
-      '1',
-      '--name',
-      `${prefix}-${name}`,
-      `local/${name}:1`,
-    ]);
+    await runContainer(engine, `${prefix}-${name}`, `local/${name}:1`, ['--restart', 'always']);
   }
   // The tag moves on: the drift container still runs the old (trusted) image.
   await importImage(engine, 'local/drift:1', `${prefix}-drift-new`);
@@ -102,7 +92,7 @@ before(async () => {
   assert.equal(keygen.code, 0, keygen.stderr);
   signerId = keygen.stdout.trim();
   await Promise.all([populate(engineA, 'a'), populate(engineB, 'b')]);
-  const common = [
+  common = [
     '--ledger',
     ledger.url,
     '--signer',
@@ -177,7 +167,7 @@ describe('agent on two nodes', () => {
       const signer = cliFor(ledgerHome, engineA.host, { IMAGETRUST_LEDGER: ledger.url });
       assert.equal((await signer(['untrust', 'docker://local/late:1'])).code, 0);
       const started = Date.now();
-      await engineA.docker(['run', '-d', '--network', 'none', '--name', 'a-late', 'local/late:1']);
+      await runContainer(engineA, 'a-late', 'local/late:1');
       const runReturned = Date.now() - started;
       await waitForStatus(watcher, 'node-a', 'a-late', 'untrusted', 10_000);
       const seen = Date.now() - started;
@@ -207,9 +197,9 @@ describe('agent on two nodes', () => {
       unicode: 'ünïcødé ✓ 日本',
       big: 'x'.repeat(10_000),
     };
-    const args = ['run', '-d', '--network', 'none', '--name', 'a-hostile.name_with-every.allowed_char'];
+    const args: string[] = [];
     for (const [k, v] of Object.entries(labels)) args.push('--label', `${k}=${v}`);
-    await engineA.docker([...args, 'local/unsigned:1']);
+    await runContainer(engineA, 'a-hostile.name_with-every.allowed_char', 'local/unsigned:1', args);
     const c = await waitForStatus(agentA, 'node-a', 'a-hostile.name_with-every.allowed_char', 'unknown');
     for (const [k, v] of Object.entries(labels)) assert.equal(c.labels[k], v, k);
     assert.equal(require('node:fs').existsSync('/tmp/itd-pwned'), false);
@@ -315,20 +305,7 @@ describe('outages fail closed and recover', () => {
       dockerHost: engineB.host,
       port: agentB.port,
       home: agentB.home,
-      args: [
-        '--node',
-        'node-b',
-        '--ledger',
-        ledger.url,
-        '--signer',
-        signerId,
-        '--token',
-        TOKEN,
-        '--resync',
-        '2',
-        '--docker-timeout',
-        '2',
-      ],
+      args: ['--node', 'node-b', ...common],
     });
     await waitForStatus(agentA, 'node-b', 'b-trusted', 'trusted');
   });

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO, cliFor } from './harness/cli';
-import { importImage, startEngine, type Engine } from './harness/docker';
+import { importImage, runContainer, startEngine, type Engine } from './harness/docker';
 import { startAgentProcess, type AgentProcess } from './harness/agent';
 import { APP_ID, provisionedDataSource, startHarness, type HarnessServer } from '../browser/server';
 
@@ -49,17 +49,7 @@ before(async () => {
     ['legacy', 'local/legacy:1'],
     ['adhoc', 'local/adhoc:1'],
   ]) {
-    await engine.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--stop-timeout',
-      '1',
-      '--name',
-      name as string,
-      tag as string,
-    ]);
+    await runContainer(engine, name as string, tag as string);
   }
   agent = await startAgentProcess({
     work,

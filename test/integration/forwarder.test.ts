@@ -11,7 +11,7 @@ import { InfluxForwarder } from '../../pkg/agent/influx';
 import { METRICS } from '../../pkg/agent/metrics';
 import type { ContainerResult } from '../../pkg/agent/types';
 import { REPO, cliFor } from './harness/cli';
-import { importImage, startEngine, type Engine } from './harness/docker';
+import { importImage, runContainer, startEngine, type Engine } from './harness/docker';
 import { startAgentProcess, type AgentProcess } from './harness/agent';
 import { startInflux, type Influx } from './harness/influx';
 import { startPrometheus, type Prometheus } from './harness/prometheus';
@@ -192,28 +192,8 @@ describe('a running agent: Prometheus alerts and InfluxDB points', () => {
     await importImage(engine, 'local/good:1', 'fwd-good');
     assert.equal((await cli(['untrust', 'docker://local/bad:1'])).code, 0);
     assert.equal((await cli(['sign', 'docker://local/good:1'])).code, 0);
-    await engine.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--stop-timeout',
-      '1',
-      '--name',
-      'good',
-      'local/good:1',
-    ]);
-    await engine.docker([
-      'run',
-      '-d',
-      '--network',
-      'none',
-      '--stop-timeout',
-      '1',
-      '--name',
-      'bad',
-      'local/bad:1',
-    ]);
+    await runContainer(engine, 'good', 'local/good:1');
+    await runContainer(engine, 'bad', 'local/bad:1');
     agent = await startAgentProcess({
       work,
       dockerHost: engine.host,

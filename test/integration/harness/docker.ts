@@ -125,6 +125,28 @@ export async function startEngine(name = 'node'): Promise<Engine> {
   };
 }
 
+/** `docker run -d --network none` of a test container (stopped within a second when asked). */
+export async function runContainer(
+  engine: Engine,
+  name: string,
+  image: string,
+  extra: string[] = [],
+): Promise<string> {
+  const id = await engine.docker([
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--stop-timeout',
+    '1',
+    ...extra,
+    '--name',
+    name,
+    image,
+  ]);
+  return id.trim();
+}
+
 /** Imports a busybox image whose content differs by `variant`; returns its image ID. */
 export async function importImage(engine: Engine, tag: string, variant: string): Promise<string> {
   if (!BUSYBOX) throw new Error('busybox is not installed (apt-get install busybox-static)');
