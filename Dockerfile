@@ -1,7 +1,7 @@
 # imagetrust: the node agent and the ledger server in one image.
 #   docker build -t imagetrust .
 #   agent (default):  docker run ... imagetrust agent --listen 0.0.0.0:9581 --token T --ledger http://ledger:9580 --signer KEYID
-#   ledger:           docker run ... imagetrust ledger serve --host 0.0.0.0 --port 9580
+#   ledger:           docker run ... imagetrust ledger serve --host 0.0.0.0 --port 9580 --allow-signer KEYID
 
 # ---- build: compile pkg/ into build/, then drop the dev dependencies ----
 FROM node:20-bookworm-slim AS build

@@ -9,7 +9,7 @@ const SRC = ['src/**/*.{ts,tsx,js,jsx}'];
 const NODE = ['pkg/**/*.ts', 'test/**/*.{ts,tsx}', 'bench/**/*.ts'];
 
 export default defineConfig([
-  { ignores: ['build/**', 'dist/**', 'node_modules/**', 'coverage/**', '.config/**', 'test-results/**', '**/*.mjs', '**/*.js'] },
+  { ignores: ['bench/.v0.1/**', 'build/**', 'dist/**', 'node_modules/**', 'coverage/**', '.config/**', 'test-results/**', '**/*.mjs', '**/*.js'] },
   ...pluginConfig.map((config) => ({ ...config, files: config.files ?? SRC })),
   ...tseslint.configs.recommended.map((config) => ({ ...config, files: NODE })),
   {

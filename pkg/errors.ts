@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   UNAUTHORIZED: { exit: 77, http: 401 },
   LEDGER_BAD_RESPONSE: { exit: 76, http: 502 },
   LEDGER_CONFLICT: { exit: 75, http: 409 },
+  LIMIT_EXCEEDED: { exit: 75, http: 429 },
+  SIGNER_NOT_ALLOWED: { exit: 77, http: 403 },
   STATEMENT_INVALID: { exit: 65, http: 400 },
   NOTE_MALFORMED: { exit: 10, http: 502 },
   NOTE_UNVERIFIED: { exit: 10, http: 502 },
@@ -31,6 +33,7 @@ export const ERROR_CODES = {
   PROOF_INVALID: { exit: 10, http: 502 },
   LEDGER_INCONSISTENT: { exit: 10, http: 502 },
   LEDGER_TAMPERED: { exit: 10, http: 500 },
+  LEDGER_UPGRADE_NEEDED: { exit: 79, http: 500 },
   VERIFIER_FAILED: { exit: 70, http: 502 },
   INTERNAL: { exit: 70, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;

@@ -6,7 +6,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import pino from 'pino';
 import { ImagetrustError } from '../errors';
 import type { ContainerSummary, DockerReader, ImageInspect } from '../docker/engine';
-import { unknown, type Verification, type Verifier, type VerifyTarget } from '../verify/verifier';
+import { unknown, type Epoch, type Verification, type Verifier, type VerifyTarget } from '../verify/verifier';
 import { Agent } from './agent';
 import { buildAgentApi } from './api';
 import { loadAgentConfig, redactedConfig } from './config';
@@ -69,9 +69,9 @@ class FakeVerifier implements Verifier {
   calls = 0;
   epochValue = 'cp/1';
   broken: string | undefined;
-  async epoch(): Promise<string> {
+  async epoch(): Promise<Epoch> {
     if (this.broken) throw new ImagetrustError('LEDGER_UNREACHABLE', this.broken);
-    return this.epochValue;
+    return { key: this.epochValue, treeSize: Number(this.epochValue.split('/')[1]) };
   }
   async verify(target: VerifyTarget): Promise<Verification> {
     this.calls += 1;
@@ -169,6 +169,25 @@ describe('NodeMonitor', () => {
     assert.match(monitor.containers()[0]?.reason ?? '', /ledger is down/);
     verifier.broken = undefined;
     await monitor.pass();
+    assert.equal(monitor.containers()[0]?.status, 'trusted');
+  });
+
+  it('a lookup whose proofs fail marks the ledger as not believed, with the tree size kept', async () => {
+    const { docker, verifier, monitor } = setup();
+    docker.run('c1', 'a', 'x', D('a'));
+    verifier.verdicts.set(D('a'), {
+      ...unknown(
+        'ledger compromised: index proof does not lead to the checkpoint index root [PROOF_INVALID]',
+      ),
+      compromised: true,
+    });
+    await monitor.pass();
+    assert.equal(monitor.containers()[0]?.status, 'unknown');
+    assert.match(monitor.state().ledger?.error ?? '', /PROOF_INVALID/);
+    assert.equal(monitor.state().ledger?.treeSize, 1);
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    assert.equal(monitor.state().ledger?.error, undefined);
     assert.equal(monitor.containers()[0]?.status, 'trusted');
   });
 

@@ -49,6 +49,7 @@ export interface PassInfo {
 }
 
 interface CachedVerification {
+  /** The verifier's Epoch.key when this was verified. */
   epoch: string;
   at: number;
   verification: Verification;
@@ -202,8 +203,12 @@ export class NodeMonitor {
     let epochError: string | undefined;
     let compromised = false;
     try {
-      epoch = await verifier.epoch();
-      this.ledger = verifier.kind === 'builtin' ? ledgerState(epoch) : undefined;
+      const e = await verifier.epoch();
+      epoch = e.key;
+      this.ledger =
+        verifier.kind === 'builtin'
+          ? { checkpoint: e.key, ...(e.treeSize !== undefined ? { treeSize: e.treeSize } : {}) }
+          : undefined;
     } catch (err) {
       const e = asImagetrustError(err);
       compromised = e.compromised;
@@ -227,6 +232,17 @@ export class NodeMonitor {
         await this.verification(digest as ImageDigest, epoch, epochError, fresh, hits, verified),
       );
     });
+
+    const disbelieved = [...verdicts.values()].find((v) => v.compromised);
+    if (disbelieved && epochError === undefined) {
+      // The checkpoint was fine but a lookup's proofs were not: the ledger cannot be believed.
+      compromised = true;
+      this.ledger = { ...this.ledger, error: disbelieved.reason ?? 'ledger compromised' };
+      logger.warn(
+        { reason: this.ledger.error },
+        'ledger answers could not be believed: containers are unknown',
+      );
+    }
 
     const now = this.clock();
     const next = new Map<string, ContainerResult>();
@@ -550,12 +566,6 @@ function labelsOf(c: ContainerSummary): Record<string, string> {
   if (c.Labels && typeof c.Labels === 'object')
     for (const [k, v] of Object.entries(c.Labels)) if (typeof v === 'string') out[k] = v;
   return out;
-}
-
-function ledgerState(epoch: string): NodeState['ledger'] {
-  const parts = epoch.split('/');
-  const size = Number(parts[parts.length - 2]);
-  return { checkpoint: epoch, ...(Number.isSafeInteger(size) ? { treeSize: size } : {}) };
 }
 
 /** The history events between two views of a node. */

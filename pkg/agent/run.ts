@@ -24,8 +24,7 @@ import { InfluxForwarder } from './influx';
 import { AgentMetrics } from './metrics';
 import { NodeMonitor, type PassInfo } from './monitor';
 import { ownContainerMatcher } from './self';
-
-export const VERSION = '0.1.0';
+import { VERSION } from '../version';
 
 export interface RunningAgent {
   agent: Agent;

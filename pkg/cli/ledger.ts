@@ -1,11 +1,16 @@
-// `imagetrust ledger serve|audit|info`.
+// `imagetrust ledger serve|audit|upgrade|info`.
 
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { ImagetrustError } from '../errors';
-import { auditLedger } from '../ledger/audit';
+import { audit as runAudit, localAuditSource, remoteAuditSource, type AuditReport } from '../ledger/audit';
 import { isRemoteLocation, openLocalLedger } from '../ledger/open';
+import { parsePolicyFile } from '../ledger/policy-file';
+import { policyForSigners } from '../ledger/policy';
+import { SignerRateLimiter } from '../ledger/rate-limit';
+import { RemoteBackend } from '../ledger/remote';
 import { buildLedgerServer } from '../ledger/server';
+import { upgradeLedger } from '../ledger/upgrade';
 import type { CliContext } from './context';
 import { withGlobalOptions, type CommandRunner } from './options';
 
@@ -16,16 +21,60 @@ function localLocation(ctx: CliContext, what: string): string {
   return location;
 }
 
+function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,9}$/.test(value))
+    throw new ImagetrustError('USAGE', `${flag} ${value}: expected a positive integer`);
+  return Number(value);
+}
+
 interface ServeOptions {
   host: string;
   port: string;
   allowSigner?: string[];
+  policy?: string;
+  open?: boolean;
+  maxPerKey?: string;
+  maxPerRequest?: string;
+  signerRate?: string;
+  signerBurst?: string;
+}
+
+/** Who may append: the signers named, or anyone with --open; never everyone by accident. */
+function appendAllowList(opts: ServeOptions, env: NodeJS.ProcessEnv): ReadonlySet<string> | undefined {
+  const fromEnv = (env.IMAGETRUST_ALLOW_SIGNER ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const named = [
+    ...(opts.allowSigner?.length ? opts.allowSigner : fromEnv),
+    ...(opts.policy ? parsePolicyFile(opts.policy).signers.map((s) => s.keyId) : []),
+  ];
+  if (opts.open && named.length > 0)
+    throw new ImagetrustError(
+      'USAGE',
+      '--open accepts every signer: do not combine it with --allow-signer or --policy',
+    );
+  if (opts.open) return undefined;
+  if (named.length === 0) {
+    throw new ImagetrustError(
+      'USAGE',
+      'say who may append: --allow-signer KEYID (repeatable), --policy FILE, or --open to accept any correctly signed statement',
+    );
+  }
+  return new Set(policyForSigners(named).signers.map((s) => s.keyId));
 }
 
 async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
+  if (!/^\d{1,5}$/.test(opts.port) || port > 65535)
     throw new ImagetrustError('USAGE', `--port ${opts.port} is not a port`);
+  const allowedSigners = appendAllowList(opts, ctx.io.env);
+  const perSecond = positiveInt(opts.signerRate, '--signer-rate', 50);
+  const rateLimiter = new SignerRateLimiter({
+    perSecond,
+    burst: positiveInt(opts.signerBurst, '--signer-burst', Math.max(1000, perSecond)),
+  });
   const location = localLocation(ctx, 'ledger serve');
   const ledger = await openLocalLedger(location, {
     onCreated: () => ctx.io.stderr(`created a new ledger at ${location}\n`),
@@ -33,11 +82,17 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   });
   const app = buildLedgerServer({
     ledger,
-    ...(opts.allowSigner?.length ? { allowedSigners: new Set(opts.allowSigner) } : {}),
+    allowedSigners,
+    rateLimiter,
+    maxPerKey: positiveInt(opts.maxPerKey, '--max-per-key', 10_000),
+    maxPerRequest: positiveInt(opts.maxPerRequest, '--max-per-request', 1000),
   });
   const address = await app.listen({ host: opts.host, port });
+  const who = allowedSigners
+    ? `${allowedSigners.size} signer(s) may append`
+    : 'open: any correctly signed statement is accepted';
   ctx.io.stderr(
-    `ledger ${ledger.info.origin} (${location}) listening on ${address}\nledger key: ${ledger.info.vkey}\n`,
+    `ledger ${ledger.info.origin} (${location}) listening on ${address}; ${who}\nledger key: ${ledger.info.vkey}\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
@@ -49,36 +104,81 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   return 0;
 }
 
-async function audit(ctx: CliContext): Promise<number> {
-  const location = localLocation(ctx, 'ledger audit');
-  const ledger = await openLocalLedger(location, { readonly: false });
+function progressBar(
+  ctx: CliContext,
+  label: string,
+): { update: (done: number, total: number) => void; stop: () => void } {
   const bar =
     ctx.io.isTTY && !ctx.json
-      ? new SingleBar({ format: 'auditing [{bar}] {value}/{total} entries', hideCursor: true })
+      ? new SingleBar({ format: `${label} [{bar}] {value}/{total} entries`, hideCursor: true })
       : undefined;
+  let started = false;
+  return {
+    update: (done, total) => {
+      if (!bar) return;
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function printReport(ctx: CliContext, report: AuditReport): void {
+  if (ctx.json) {
+    ctx.io.stdout(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  const verdict = report.problems.length === 0 ? 'OK' : `${report.problems.length} problem(s)`;
+  ctx.io.stdout(
+    `${report.location}: ${report.entries} entries, ${report.checkpoints} checkpoints, ${report.indexKeys} index keys, tree size ${report.treeSize}: ${verdict}\n`,
+  );
+  for (const p of report.problems) ctx.io.stdout(`  ${p}\n`);
+}
+
+async function audit(ctx: CliContext): Promise<number> {
+  const location = ctx.ledgerLocation;
+  const bar = progressBar(ctx, 'auditing');
+  const options = {
+    ...(ctx.opts.ledgerKey ? { ledgerKey: ctx.opts.ledgerKey } : {}),
+    onProgress: bar.update,
+  };
   try {
-    let started = false;
-    const report = await auditLedger(ledger, {
-      ...(ctx.opts.ledgerKey ? { ledgerKey: ctx.opts.ledgerKey } : {}),
-      onProgress: (done, total) => {
-        if (!bar) return;
-        if (!started) bar.start(total, 0);
-        started = true;
-        bar.update(done);
-      },
-    });
-    bar?.stop();
-    if (ctx.json) ctx.io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    else {
-      ctx.io.stdout(
-        `${report.entries} entries, ${report.checkpoints} checkpoints, tree size ${report.treeSize}: ${report.problems.length === 0 ? 'OK' : `${report.problems.length} problem(s)`}\n`,
-      );
-      for (const p of report.problems) ctx.io.stdout(`  ${p}\n`);
+    let report: AuditReport;
+    if (isRemoteLocation(location)) {
+      const backend = new RemoteBackend(location);
+      report = await runAudit(await remoteAuditSource(backend), options);
+    } else {
+      const ledger = await openLocalLedger(location);
+      try {
+        report = await runAudit(localAuditSource(ledger), options);
+      } finally {
+        await ledger.close();
+      }
     }
+    bar.stop();
+    printReport(ctx, report);
     return report.problems.length === 0 ? 0 : new ImagetrustError('LEDGER_TAMPERED', 'audit failed').exitCode;
   } finally {
-    bar?.stop();
-    await ledger.close();
+    bar.stop();
+  }
+}
+
+async function upgrade(ctx: CliContext): Promise<number> {
+  const location = localLocation(ctx, 'ledger upgrade');
+  const bar = progressBar(ctx, 'upgrading');
+  try {
+    const result = await upgradeLedger(location, { onProgress: bar.update });
+    bar.stop();
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      ctx.io.stdout(
+        `upgraded ${location} to format 2: ${result.entries} entries, ${result.checkpoints} checkpoints signed again with their index roots; the audit found no problem\nthe format 1 file is kept as ${result.backup}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    bar.stop();
   }
 }
 
@@ -91,6 +191,7 @@ async function info(ctx: CliContext): Promise<number> {
       origin: latest.origin,
       key: client.ledgerKey,
       size: latest.size,
+      indexRoot: latest.indexRoot?.toString('base64') ?? null,
       checkpoint: latest.note,
     };
     if (ctx.json) ctx.io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
@@ -108,17 +209,32 @@ export function registerLedgerCommands(
   program: Command,
   run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
 ): void {
-  const ledger = program.command('ledger').description('run, audit or describe a ledger');
+  const ledger = program.command('ledger').description('run, audit, upgrade or describe a ledger');
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   withGlobalOptions(ledger.command('serve'))
     .description('serve a local ledger over HTTP for a fleet')
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '9580')
-    .option('--allow-signer <keyid>', 'only accept statements from these signers (repeatable)', collect)
+    .option(
+      '--allow-signer <keyid>',
+      'accept statements from this signer (repeatable; env IMAGETRUST_ALLOW_SIGNER, comma-separated)',
+      collect,
+    )
+    .option('--policy <file>', 'accept statements from the signers of this policy file')
+    .option('--open', 'accept any correctly signed statement (per-key limits still apply)')
+    .option('--max-per-key <n>', 'most statements one signer may have about one digest', '10000')
+    .option('--max-per-request <n>', 'most statements in one request', '1000')
+    .option('--signer-rate <n>', 'statements a second one signer may append', '50')
+    .option('--signer-burst <n>', "a signer's burst allowance", '1000')
     .action(run((ctx, opts) => serve(ctx, opts as ServeOptions)));
   withGlobalOptions(ledger.command('audit'))
-    .description('recompute the tree from storage and check every stored checkpoint')
+    .description('recompute the log and the statement index and check every checkpoint (a file or a URL)')
     .action(run((ctx) => audit(ctx)));
+  withGlobalOptions(ledger.command('upgrade'))
+    .description(
+      'rebuild an imagetrust 0.1 ledger file into format 2 (with its statement index), then audit it',
+    )
+    .action(run((ctx) => upgrade(ctx)));
   withGlobalOptions(ledger.command('info'))
     .description("print the ledger's origin, key and latest proven checkpoint")
     .action(run((ctx) => info(ctx)));

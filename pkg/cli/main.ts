@@ -10,6 +10,7 @@ import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
 import { registerVerify } from './verify';
 import type { CommandRunner } from './options';
+import { VERSION } from '../version';
 
 export const EXIT_HELP = `
 Exit codes:
@@ -18,15 +19,19 @@ Exit codes:
   10 ledger compromised (bad signature, failed proof, fork, rollback or tampered storage)
   64 usage or bad input (malformed image reference, digest or option)
   65 invalid statement  66 image not found    69 Docker engine or ledger unreachable
-  70 internal error     73 key file exists    74 I/O error          75 ledger conflict
-  76 ledger answered garbage                  77 key missing, invalid or wrong passphrase
+  70 internal error     73 key file exists    74 I/O error
+  75 ledger conflict (duplicate, replay, out of order) or a ledger limit reached
+  76 ledger answered garbage
+  77 key missing, invalid or wrong passphrase; signer not allowed to append
   78 invalid configuration
+  79 an imagetrust 0.1 ledger file: run "imagetrust ledger upgrade"
 
 Environment:
   IMAGETRUST_LEDGER      ledger file or http(s) URL (default: $IMAGETRUST_HOME/ledger.db)
   IMAGETRUST_KEY         signer key file (default: $IMAGETRUST_HOME/signer.key)
   IMAGETRUST_PASSPHRASE  passphrase of the signer key
   IMAGETRUST_LEDGER_KEY  pin the ledger's checkpoint key (name+id+key)
+  IMAGETRUST_ALLOW_SIGNER  ledger serve: signers allowed to append (comma-separated)
   IMAGETRUST_HOME        data directory (default: $XDG_DATA_HOME/imagetrust or ~/.local/share/imagetrust)
   DOCKER_HOST            Docker engine (default: unix:///var/run/docker.sock)
 `;
@@ -34,7 +39,7 @@ Environment:
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command('imagetrust')
     .description('Notarize Docker images into a tamper-evident ledger and verify them')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError()
     .addHelpText('after', EXIT_HELP)
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

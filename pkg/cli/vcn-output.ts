@@ -5,6 +5,7 @@
 // `artifact` repeats them with `publisher` for scripts written against vcn before v0.7
 // (vcn-watchdog reads `.artifact.publisher`); `imagetrust` holds the proof. Pure code.
 
+import { encodeIndexProof } from '../ledger/wire';
 import type { ImageInfo } from '../docker/resolve';
 import type { VerifiedAnswer } from '../ledger/client';
 import type { ImageDigest } from '../ledger/statement';
@@ -64,6 +65,10 @@ export function vcnResult(input: VcnInput): Record<string, unknown> {
         checkpoint: answer.checkpoint.note,
       }
     : null;
+  // The index proofs that make the answer complete: one per allowed signer (absence included).
+  const indexProofs = Object.fromEntries(
+    [...answer.indexProofs].map(([signer, p]) => [signer, encodeIndexProof(p)]),
+  );
   return {
     ...artifact,
     verification: {
@@ -80,7 +85,9 @@ export function vcnResult(input: VcnInput): Record<string, unknown> {
       checkpoint: answer.checkpoint.note,
       latestCheckpoint: answer.latest.note,
       proof,
-      statement: decided ? { index: decided.index, ...decided.statement } : null,
+      indexProofs,
+      statement: decided ? { index: decided.index, id: decided.id, ...decided.statement } : null,
+      ...(verdict.equivocated ? { equivocated: verdict.equivocated } : {}),
     },
   };
 }

@@ -67,7 +67,9 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
           ? `${d.statement.signer} (${verdict.signer.name})`
           : d.statement.signer;
         lines.push(`  signer:  ${who}, level ${verdict.level}`);
-        lines.push(`  signed:  ${d.statement.time} as ${d.statement.name}`);
+        const order =
+          d.statement.sequence > 0 ? `, the signer's statement #${d.statement.sequence} about it` : '';
+        lines.push(`  signed:  ${d.statement.time} as ${d.statement.name}${order}`);
         lines.push(
           `  proof:   entry #${d.index} is in the checkpoint of tree size ${answer.checkpoint.size} (${answer.checkpoint.origin})`,
         );
@@ -76,6 +78,14 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
           `  no allowed signer notarized this digest in the ${answer.checkpoint.size} entries of ${answer.checkpoint.origin}`,
         );
       }
+      for (const signer of verdict.equivocated ?? []) {
+        lines.push(
+          `  warning: signer ${signer} signed two different statements with one sequence; the stricter counts`,
+        );
+      }
+      lines.push(
+        `  complete: proven by the ledger's index for each of the ${answer.signers.length} allowed signer(s)`,
+      );
       if (answer.checkpoint.size !== answer.latest.size) {
         lines.push(
           `  as of:   tree size ${answer.checkpoint.size} (the ledger now holds ${answer.latest.size})`,
@@ -92,28 +102,44 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
 async function inspect(ctx: CliContext, ref: string | undefined, opts: VerifyOptions): Promise<number> {
   const json = ctx.json;
   const at = parseAt(opts.at);
+  const policy = ctx.policy();
   const target = await resolveTarget(ctx, ref, opts.hash);
   const client = await ctx.ledgerClient();
   try {
-    const found = await client.lookup(target.digest, at);
+    const found = await client.lookup(
+      target.digest,
+      policy.signers.map((s) => s.keyId),
+      at,
+    );
     const history = found.statements.map((s) => ({
       index: s.index,
+      id: s.id,
       time: s.statement.time,
       status: s.statement.status,
       signer: s.statement.signer,
+      sequence: s.statement.sequence,
+      ...(s.statement.supersedes ? { supersedes: s.statement.supersedes } : {}),
       name: s.statement.name,
       metadata: s.statement.metadata,
+      attributes: s.statement.attributes,
     }));
     if (json) {
       ctx.io.stdout(
-        `${JSON.stringify({ name: target.name, digest: target.digest, treeSize: found.checkpoint.size, checkpoint: found.checkpoint.note, history }, null, 2)}\n`,
+        `${JSON.stringify({ name: target.name, digest: target.digest, signers: found.signers, treeSize: found.checkpoint.size, checkpoint: found.checkpoint.note, history }, null, 2)}\n`,
       );
     } else {
       const lines = [
-        `${target.name} (${target.digest}), ${history.length} statement(s) in tree size ${found.checkpoint.size}:`,
+        `${target.name} (${target.digest}), ${history.length} statement(s) of ${found.signers.length} signer(s) in tree size ${found.checkpoint.size}, proven complete:`,
       ];
-      for (const h of history)
-        lines.push(`  #${h.index}  ${h.time}  ${h.status.padEnd(11)}  signer ${h.signer}  as ${h.name}`);
+      for (const h of history) {
+        const seq = h.sequence === 0 ? 'v0.1' : `#${h.sequence}`;
+        const attrs = Object.entries(h.attributes)
+          .map(([k, v]) => ` ${k}=${v}`)
+          .join('');
+        lines.push(
+          `  entry ${h.index}  ${h.time}  ${h.status.padEnd(11)}  signer ${h.signer} ${seq}  as ${h.name}${attrs}`,
+        );
+      }
       ctx.io.stdout(`${lines.join('\n')}\n`);
     }
     return 0;
@@ -144,8 +170,16 @@ export function registerVerify(
     );
   withGlobalOptions(program.command('inspect [ref]'))
     .alias('i')
-    .description('show the statement history of an image digest (all signers)')
+    .description('show the statement history of an image digest (of the allowed signers, proven complete)')
     .option('--hash <digest>', 'inspect a sha256 digest instead of a local image')
+    .option('--signer <keyid>', 'signer whose statements to show (repeatable)', collect)
+    .option('--policy <file>', 'trust policy file naming the signers')
     .option('--at <time|size>', 'history up to a past time (RFC 3339) or tree size')
-    .action(run((ctx, ref, opts) => inspect(ctx, ref as string | undefined, opts as VerifyOptions)));
+    .action(
+      run((ctx, ref, opts) => {
+        const o = opts as VerifyOptions;
+        ctx.opts.signer = o.signer ?? [];
+        return inspect(ctx, ref as string | undefined, o);
+      }),
+    );
 }

@@ -3,7 +3,7 @@
 // returns is trusted; LedgerClient verifies all of it.
 
 import { ImagetrustError } from '../errors';
-import type { Ledger, LedgerInfo, ProvenEntry } from './log';
+import type { KeyLookup, Ledger, LedgerInfo, LookupOptions } from './log';
 import type { ImageDigest } from './statement';
 
 export type CheckpointQuery = { size: number } | { time: number };
@@ -15,9 +15,14 @@ export interface LedgerBackend {
   latestCheckpoint(): Promise<string>;
   /** A historical checkpoint note (the newest at or before the size or time), if any. */
   checkpoint(query: CheckpointQuery): Promise<string | undefined>;
-  lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]>;
+  /** One page of a signer's entries about a digest, with inclusion and index proofs. */
+  lookup(signer: string, digest: ImageDigest, size: number, options?: LookupOptions): Promise<KeyLookup>;
   consistencyProof(first: number, second: number): Promise<Buffer[]>;
   append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }>;
+  /** Raw entries from `start` (at most a page), for auditors. */
+  entries(start: number, limit: number): Promise<{ index: number; leaf: Buffer }[]>;
+  /** Signed checkpoints from `fromSize` on (at most a page), for auditors. */
+  checkpoints(fromSize: number, limit: number): Promise<{ size: number; note: string }[]>;
   /**
    * For a ledger whose storage this process reads directly: the latest checkpoint and how many
    * entries the storage holds, read in one snapshot, so that a deleted or truncated row is
@@ -50,8 +55,16 @@ export class LocalBackend implements LedgerBackend {
     return cp?.note;
   }
 
-  lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
-    return this.ledger.lookup(digest, size);
+  lookup(signer: string, digest: ImageDigest, size: number, options?: LookupOptions): Promise<KeyLookup> {
+    return this.ledger.lookup(signer, digest, size, options);
+  }
+
+  async entries(start: number, limit: number): Promise<{ index: number; leaf: Buffer }[]> {
+    return (await this.ledger.entries(start, limit)).map((e) => ({ index: e.index, leaf: e.leaf }));
+  }
+
+  async checkpoints(fromSize: number, limit: number): Promise<{ size: number; note: string }[]> {
+    return this.ledger.checkpoints(fromSize, limit);
   }
 
   consistencyProof(first: number, second: number): Promise<Buffer[]> {

@@ -2,10 +2,15 @@
 //
 //   <origin>\n<tree size, decimal>\n<root hash, base64>\n[extension lines]
 //
+// An imagetrust 0.2 ledger adds one extension line, `imagetrust-index/v1 <base64 root>`: the
+// root of the statement index (index-proof.ts) over the same entries, so that a cosigner can
+// vouch for it and a client can prove a lookup complete.
+//
 // openCheckpoint verifies the note signature first, then parses, then demands the expected
 // origin (the order transparency-dev/formats log/note.go uses). Pure code: no I/O.
 
 import { ImagetrustError } from '../errors';
+import { INDEX_EXTENSION } from './index-proof';
 import { HASH_SIZE } from './merkle';
 import { openNote, signNote, type NoteSigner, type NoteVerifier } from './note';
 
@@ -14,6 +19,8 @@ export interface Checkpoint {
   size: number;
   rootHash: Buffer;
   extensions: string[];
+  /** The statement index root, when the checkpoint carries one. */
+  indexRoot?: Buffer;
 }
 
 export interface SignedCheckpoint extends Checkpoint {
@@ -47,12 +54,26 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (rootHash.length !== HASH_SIZE) throw malformed('checkpoint root hash is not 32 bytes');
   const extensions = lines.slice(3, -1);
   if (extensions.some((e) => e.length === 0)) throw malformed('checkpoint holds an empty extension line');
-  return { origin, size, rootHash, extensions };
+  const indexLines = extensions.filter((e) => e.startsWith(`${INDEX_EXTENSION} `));
+  if (indexLines.length > 1) throw malformed('checkpoint holds more than one index root');
+  if (indexLines.length === 0) return { origin, size, rootHash, extensions };
+  const indexText = (indexLines[0] as string).slice(INDEX_EXTENSION.length + 1);
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(indexText))
+    throw malformed('checkpoint index root is not base64 of 32 bytes');
+  return { origin, size, rootHash, extensions, indexRoot: Buffer.from(indexText, 'base64') };
 }
 
-export function signCheckpoint(cp: Omit<Checkpoint, 'extensions'>, signer: NoteSigner): SignedCheckpoint {
-  const text = formatCheckpoint(cp);
-  return { ...cp, extensions: [], note: signNote(text, [signer]) };
+export function indexExtension(indexRoot: Buffer): string {
+  return `${INDEX_EXTENSION} ${indexRoot.toString('base64')}`;
+}
+
+export function signCheckpoint(
+  cp: Omit<Checkpoint, 'extensions' | 'indexRoot'> & { indexRoot?: Buffer },
+  signer: NoteSigner,
+): SignedCheckpoint {
+  const extensions = cp.indexRoot ? [indexExtension(cp.indexRoot)] : [];
+  const text = formatCheckpoint({ origin: cp.origin, size: cp.size, rootHash: cp.rootHash, extensions });
+  return { ...cp, extensions, note: signNote(text, [signer]) };
 }
 
 export function openCheckpoint(

@@ -12,8 +12,9 @@ import { buildLedgerServer } from './server';
 import { FileStateStore, MemoryStateStore } from './state';
 import { auditLedger } from './audit';
 import { assertRejectsCode } from '../testing/assert-code';
-import { digestOf, generateSignerKey, statementFor, tempDir } from '../testing/fixtures';
+import { digestOf, generateSignerKey, tempDir, Words } from '../testing/fixtures';
 import { isImagetrustError } from '../errors';
+import type { SignedStatement } from './statement';
 
 const alice = generateSignerKey();
 const bob = generateSignerKey();
@@ -46,27 +47,29 @@ const both: TrustPolicy = policyForSigners([alice.keyId, bob.keyId]);
 
 describe('ledger client over a local ledger', () => {
   it('notarizes, verifies and follows the newest statement of an allowed signer', async (t) => {
+    const w = new Words();
     const { client } = await localClient(t);
     assert.equal((await client.verify(app, onlyAlice)).verdict.status, 'unknown');
-    const { indexes, checkpoint } = await client.append([statementFor(alice, app, 'trusted')]);
+    const { indexes, checkpoint } = await client.append([w.next(alice, app, 'trusted')]);
     assert.deepEqual(indexes, [0]);
     assert.equal(checkpoint.size, 1);
     let answer = await client.verify(app, onlyAlice);
     assert.equal(answer.verdict.status, 'trusted');
     assert.equal(answer.verdict.statusCode, 0);
     assert.equal(answer.verdict.decidedBy?.index, 0);
-    await client.append([statementFor(alice, app, 'untrusted')]);
+    await client.append([w.next(alice, app, 'untrusted')]);
     answer = await client.verify(app, onlyAlice);
     assert.equal(answer.verdict.status, 'untrusted');
     assert.equal(answer.statements.length, 2);
-    await client.append([statementFor(alice, app, 'unsupported')]);
+    await client.append([w.next(alice, app, 'unsupported')]);
     assert.equal((await client.verify(app, onlyAlice)).verdict.statusCode, 3);
     assert.equal((await client.verify(other, onlyAlice)).verdict.status, 'unknown');
   });
 
   it('counts only allowed signers, any-of across several', async (t) => {
+    const w = new Words();
     const { client } = await localClient(t);
-    await client.append([statementFor(bob, app, 'trusted'), statementFor(alice, app, 'untrusted')]);
+    await client.append([w.next(bob, app, 'trusted'), w.next(alice, app, 'untrusted')]);
     assert.equal((await client.verify(app, onlyAlice)).verdict.status, 'untrusted');
     assert.equal((await client.verify(app, policyForSigners([bob.keyId]))).verdict.status, 'trusted');
     const anyOf = await client.verify(app, both);
@@ -79,17 +82,18 @@ describe('ledger client over a local ledger', () => {
   });
 
   it('travels in time by tree size and by time, proven against the checkpoint of that moment', async (t) => {
+    const w = new Words();
     const dir = tempDir(t);
     let now = Date.parse('2026-03-01T00:00:00Z');
     const ledger = await openLocalLedger(join(dir, 'ledger.db'), { clock: () => now });
     const client = new LedgerClient(new LocalBackend(ledger), { state: new MemoryStateStore() });
     t.after(() => client.close());
     now += 1000;
-    await client.append([statementFor(alice, app, 'trusted')]);
+    await client.append([w.next(alice, app, 'trusted')]);
     now += 1000;
-    await client.append([statementFor(alice, other, 'trusted')]);
+    await client.append([w.next(alice, other, 'trusted')]);
     now += 1000;
-    await client.append([statementFor(alice, app, 'untrusted')]);
+    await client.append([w.next(alice, app, 'untrusted')]);
     assert.equal((await client.verify(app, onlyAlice)).verdict.status, 'untrusted');
     const bySize = await client.verify(app, onlyAlice, { size: 2 });
     assert.equal(bySize.verdict.status, 'trusted');
@@ -106,8 +110,9 @@ describe('ledger client over a local ledger', () => {
   });
 
   it('refuses statements whose signature does not verify, and stores nothing', async (t) => {
+    const w = new Words();
     const { client, ledger } = await localClient(t);
-    const good = statementFor(alice, app, 'trusted');
+    const good = w.next(alice, app, 'trusted');
     // Change the signature's first character to another one (a fixed replacement could be a no-op).
     const forged = Buffer.from(
       good.envelope
@@ -122,11 +127,12 @@ describe('ledger client over a local ledger', () => {
   });
 
   it('audits a healthy ledger clean', async (t) => {
+    const w = new Words();
     const { client, ledger } = await localClient(t);
-    for (let i = 0; i < 9; i++) await client.append([statementFor(alice, digestOf(`img${i}`), 'trusted')]);
-    await client.append([1, 2, 3].map((i) => statementFor(bob, digestOf(`b${i}`), 'trusted')));
+    for (let i = 0; i < 9; i++) await client.append([w.next(alice, digestOf(`img${i}`), 'trusted')]);
+    await client.append([1, 2, 3].map((i) => w.next(bob, digestOf(`b${i}`), 'trusted')));
     const progress: number[] = [];
-    const report = await auditLedger(ledger, { batchSize: 4, onProgress: (done) => progress.push(done) });
+    const report = await auditLedger(ledger, { pageSize: 4, onProgress: (done) => progress.push(done) });
     assert.deepEqual(report.problems, []);
     assert.equal(report.treeSize, 12);
     assert.equal(report.checkpoints, 11);
@@ -136,12 +142,13 @@ describe('ledger client over a local ledger', () => {
 
 /** A notarized ledger with some history, verified once so the client keeps its checkpoint. */
 async function notarized(t: TestContext) {
+  const w = new Words();
   const { client, dir, file, ledger } = await localClient(t);
-  await client.append([statementFor(alice, other, 'trusted')]);
-  await client.append([statementFor(alice, app, 'trusted')]);
-  await client.append([statementFor(alice, digestOf('x'), 'trusted')]);
-  await client.append([statementFor(alice, app, 'untrusted')]);
-  await client.append([statementFor(alice, digestOf('y'), 'trusted')]);
+  await client.append([w.next(alice, other, 'trusted')]);
+  await client.append([w.next(alice, app, 'trusted')]);
+  await client.append([w.next(alice, digestOf('x'), 'trusted')]);
+  await client.append([w.next(alice, app, 'untrusted')]);
+  await client.append([w.next(alice, digestOf('y'), 'trusted')]);
   assert.equal((await client.verify(app, onlyAlice)).verdict.status, 'untrusted');
   await ledger.close();
   const db = new Database(file);
@@ -254,7 +261,7 @@ describe('ledger server and remote client', () => {
   async function serve(t: TestContext) {
     const dir = tempDir(t);
     const ledger = await openLocalLedger(join(dir, 'served.db'));
-    const server = buildLedgerServer({ ledger });
+    const server = buildLedgerServer({ ledger, allowedSigners: undefined });
     await server.listen({ host: '127.0.0.1', port: 0 });
     t.after(async () => {
       await server.close();
@@ -265,35 +272,38 @@ describe('ledger server and remote client', () => {
   }
 
   it('serves lookups, appends and consistency proofs to a second client', async (t) => {
+    const w = new Words();
     const { url } = await serve(t);
     const writer = new LedgerClient(new RemoteBackend(url), { state: new MemoryStateStore() });
     const reader = new LedgerClient(new RemoteBackend(url), { state: new MemoryStateStore() });
-    await writer.append([statementFor(alice, app, 'trusted')]);
+    await writer.append([w.next(alice, app, 'trusted')]);
     assert.equal((await reader.verify(app, onlyAlice)).verdict.status, 'trusted');
-    await writer.append([statementFor(alice, app, 'untrusted'), statementFor(bob, app, 'trusted')]);
+    await writer.append([w.next(alice, app, 'untrusted'), w.next(bob, app, 'trusted')]);
     assert.equal((await reader.verify(app, onlyAlice)).verdict.status, 'untrusted');
     assert.equal((await reader.verify(app, both)).verdict.status, 'trusted');
     assert.equal((await reader.verify(app, onlyAlice, { size: 1 })).verdict.status, 'trusted');
   });
 
   it('a server that rewrites its history is refused with both checkpoints as evidence', async (t) => {
+    const w = new Words();
     const { url, ledger, dir } = await serve(t);
     const state = new MemoryStateStore();
     const client = new LedgerClient(new RemoteBackend(url), { state });
-    await client.append([statementFor(alice, app, 'untrusted')]);
-    await client.append([statementFor(alice, other, 'trusted')]);
+    await client.append([w.next(alice, app, 'untrusted')]);
+    await client.append([w.next(alice, other, 'trusted')]);
     assert.equal((await client.verify(app, onlyAlice)).verdict.status, 'untrusted');
 
     // The operator rebuilds the ledger with the same key and origin but a different past.
     const key = join(dir, 'served.db.key');
+    const w2 = new Words();
     const forked = await openLocalLedger(join(dir, 'forked.db'), {
       keyPath: key,
       origin: ledger.info.origin,
     });
-    await forked.append([statementFor(alice, app, 'trusted').envelope]);
-    await forked.append([statementFor(alice, other, 'trusted').envelope]);
-    await forked.append([statementFor(alice, digestOf('z'), 'trusted').envelope]);
-    const forkServer = buildLedgerServer({ ledger: forked });
+    await forked.append([w2.next(alice, app, 'trusted').envelope]);
+    await forked.append([w2.next(alice, other, 'trusted').envelope]);
+    await forked.append([w2.next(alice, digestOf('z'), 'trusted').envelope]);
+    const forkServer = buildLedgerServer({ ledger: forked, allowedSigners: undefined });
     await forkServer.listen({ host: '127.0.0.1', port: 0 });
     t.after(async () => {
       await forkServer.close();
@@ -307,7 +317,7 @@ describe('ledger server and remote client', () => {
   });
 
   it('garbage and silence from a server are typed errors', async (t) => {
-    const garbage = buildLedgerServer({ ledger: (await serve(t)).ledger });
+    const garbage = buildLedgerServer({ ledger: (await serve(t)).ledger, allowedSigners: undefined });
     garbage.get('/nonsense', async () => 'x');
     const http = await import('node:http');
     const bogus = http.createServer((req, res) => {
@@ -326,20 +336,21 @@ describe('ledger server and remote client', () => {
   });
 
   it('accepts appends only from allowed signers when told to, storing nothing else', async (t) => {
+    const w = new Words();
     const ledger = await openLocalLedger(join(tempDir(t), 'allow.db'));
     t.after(() => ledger.close());
     const server = buildLedgerServer({ ledger, allowedSigners: new Set([alice.keyId]) });
-    const post = (s: ReturnType<typeof statementFor>) =>
+    const post = (s: SignedStatement) =>
       server.inject({
         method: 'POST',
         url: '/api/v1/statements',
         payload: { statements: [s.envelope.toString('base64')] },
       });
-    const refused = await post(statementFor(bob, app, 'trusted'));
-    assert.equal(refused.statusCode, 400);
+    const refused = await post(w.next(bob, app, 'trusted'));
+    assert.equal(refused.statusCode, 403);
     assert.match(refused.body, /may not append/);
     assert.equal((await ledger.latestCheckpoint()).size, 0);
-    assert.equal((await post(statementFor(alice, app, 'trusted'))).statusCode, 200);
+    assert.equal((await post(w.next(alice, app, 'trusted'))).statusCode, 200);
     assert.equal((await ledger.latestCheckpoint()).size, 1);
   });
 
@@ -348,7 +359,7 @@ describe('ledger server and remote client', () => {
     const res = await server.inject({ method: 'GET', url: '/api/v1/proof/consistency?first=x&second=1' });
     assert.equal(res.statusCode, 400);
     assert.match(res.body, /first/);
-    const bad = await server.inject({ method: 'GET', url: '/api/v1/statements/sha256:zz' });
+    const bad = await server.inject({ method: 'GET', url: `/api/v1/lookup/sha256:zz/${alice.keyId}` });
     assert.equal(bad.statusCode, 400);
     const post = await server.inject({
       method: 'POST',
@@ -368,11 +379,12 @@ describe('ledger server and remote client', () => {
 
 describe('several processes sharing one state', () => {
   it('an answer overtaken by another process is a proven prefix, not a rollback', async (t) => {
+    const w = new Words();
     const dir = tempDir(t);
     const a = await reopen(t, dir);
     const b = await reopen(t, dir);
-    const first = await a.append([statementFor(alice, app, 'trusted')]);
-    await b.append([statementFor(alice, other, 'trusted')]);
+    const first = await a.append([w.next(alice, app, 'trusted')]);
+    await b.append([w.next(alice, other, 'trusted')]);
     // `a` now presents the checkpoint it got for its own append, which `b` has overtaken.
     const { checkpoint, behind } = await a.accept(first.checkpoint.note);
     assert.equal(checkpoint.size, 1);

@@ -1,20 +1,26 @@
 // A ledger client that believes nothing it is told: every checkpoint is opened with the
 // pinned ledger key and proven consistent with the newest one it kept (as transparency-dev's
-// client.LogStateTracker does), every entry is proven included, and every statement's
-// signature is checked. A ledger that rewrote its past is refused with both checkpoints as
-// evidence.
+// client.LogStateTracker does); every lookup asks for the allowed signers' entries only, each
+// proven included, signed, and — by the index proof — complete, and proven to extend what the
+// index held at the checkpoint this client trusted before. A ledger that rewrote its past is
+// refused with both checkpoints as evidence.
 
 import { ImagetrustError, isImagetrustError } from '../errors';
 import type { CheckpointQuery, LedgerBackend } from './backend';
 import { openCheckpoint, type SignedCheckpoint } from './checkpoint';
+import type { IndexProof } from './index-proof';
+import type { KeyLookup } from './log';
 import { hashLeaf } from './merkle';
 import { noteVerifier, type NoteVerifier } from './note';
+import { newestWord } from './ordering';
 import { decide, type TrustPolicy, type Verdict, type VerifiedStatement } from './policy';
 import type { StateStore } from './state';
 import type { ImageDigest, SignedStatement } from './statement';
-import { VerificationCache, verifyEntries, verifyExtends } from './verifier';
+import { VerificationCache, verifyExtends, verifyKeyAnswer } from './verifier';
 
 const MAX_CACHED_ANSWERS = 50_000;
+/** A signer's history about one digest that is longer than this is refused, not paged through. */
+export const MAX_KEY_ENTRIES = 100_000;
 
 export interface LedgerClientOptions {
   state: StateStore;
@@ -32,8 +38,13 @@ export interface VerifiedLookup {
   checkpoint: SignedCheckpoint;
   /** The newest checkpoint this client proved. */
   latest: SignedCheckpoint;
+  /** The signers asked about; the statements are all of theirs, and only theirs. */
+  signers: string[];
+  /** Every statement of those signers about the digest, in log order. */
   statements: VerifiedStatement[];
   proofs: Map<number, Buffer[]>;
+  /** The index proof for each signer. */
+  indexProofs: Map<string, IndexProof>;
 }
 
 export interface VerifiedAnswer extends VerifiedLookup {
@@ -44,8 +55,13 @@ export class LedgerClient {
   private verifier: NoteVerifier | undefined;
   private origin: string | undefined;
   private proven: { checkpoint: SignedCheckpoint; at: number } | undefined;
+  /** The checkpoint this client trusted before it last moved forward: lookups prove the index extends it. */
+  private previous: SignedCheckpoint | undefined;
   private readonly cache: VerificationCache;
-  private readonly answers = new Map<string, VerifiedLookup>();
+  private readonly answers = new Map<
+    string,
+    { statements: VerifiedStatement[]; proofs: Map<number, Buffer[]>; proof: IndexProof }
+  >();
   private readonly clock: () => number;
 
   constructor(
@@ -116,6 +132,8 @@ export class LedgerClient {
       const proof =
         next.size === trusted.size ? [] : await this.backend.consistencyProof(trusted.size, next.size);
       verifyExtends(trusted, next, proof);
+      sameIndexAtSameSize(trusted, next);
+      if (next.size > trusted.size && trusted.indexRoot) this.previous = trusted;
     } else if (trusted) {
       behind = true;
       verifyExtends(next, trusted, await this.prefixProof(next, trusted));
@@ -208,23 +226,82 @@ export class LedgerClient {
     return old;
   }
 
-  /** Every statement about `digest`, proven against the latest (or a historical) checkpoint. */
-  async lookup(digest: ImageDigest, at?: CheckpointQuery): Promise<VerifiedLookup> {
+  /**
+   * Every statement the given signers made about `digest`, proven complete against the latest
+   * (or a historical) checkpoint. Statements of other signers are never fetched.
+   */
+  async lookup(digest: ImageDigest, signers: string[], at?: CheckpointQuery): Promise<VerifiedLookup> {
     const latest = await this.latest();
     const checkpoint = at === undefined ? latest : await this.historical(at, latest);
-    // What a log holds below a proven tree size never changes: a verified answer for
-    // (digest, checkpoint) stays true, so it is kept until the cache fills.
-    const key = `${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}`;
-    const cached = this.answers.get(key);
-    if (cached) return { ...cached, latest };
-    const entries = await this.backend.lookup(digest, checkpoint.size);
-    const statements = verifyEntries(entries, checkpoint, digest, this.cache);
-    const answer = {
+    const since =
+      at === undefined && this.previous && this.previous.size < checkpoint.size ? this.previous : undefined;
+    const unique = [...new Set(signers)];
+    const answers = await Promise.all(
+      unique.map((signer) => this.signerAnswer(signer, digest, checkpoint, since)),
+    );
+    const statements = answers.flatMap((a) => a.statements).sort((a, b) => a.index - b.index);
+    const proofs = new Map<number, Buffer[]>();
+    for (const a of answers) for (const [i, p] of a.proofs) proofs.set(i, p);
+    return {
       digest,
       checkpoint,
       latest,
+      signers: unique,
+      statements,
+      proofs,
+      indexProofs: new Map(answers.map((a, i) => [unique[i] as string, a.proof])),
+    };
+  }
+
+  /** One signer's proven, complete answer; what a log holds below a proven size never changes, so it is cached. */
+  private async signerAnswer(
+    signer: string,
+    digest: ImageDigest,
+    checkpoint: SignedCheckpoint,
+    since: SignedCheckpoint | undefined,
+  ): Promise<{ statements: VerifiedStatement[]; proofs: Map<number, Buffer[]>; proof: IndexProof }> {
+    const key = `${signer}/${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}`;
+    const cached = this.answers.get(key);
+    if (cached) return cached;
+    const first = await this.backend.lookup(signer, digest, checkpoint.size, {
+      ...(since ? { since: since.size } : {}),
+    });
+    checkPage(first, checkpoint.size, 0);
+    if (since && first.since?.size !== since.size) {
+      throw new ImagetrustError(
+        'PROOF_INVALID',
+        `ledger did not prove that its index at tree size ${checkpoint.size} extends the one at ${since.size}`,
+      );
+    }
+    const entries = [...first.entries];
+    const claimed = first.proof.leaf?.count ?? 0;
+    if (claimed > MAX_KEY_ENTRIES) {
+      throw new ImagetrustError(
+        'LIMIT_EXCEEDED',
+        `signer ${signer} has ${claimed} statements about ${digest}, more than the ${MAX_KEY_ENTRIES} a client reads`,
+      );
+    }
+    while (entries.length < claimed) {
+      const page = await this.backend.lookup(signer, digest, checkpoint.size, { offset: entries.length });
+      checkPage(page, checkpoint.size, entries.length);
+      if (page.entries.length === 0) break;
+      entries.push(...page.entries);
+    }
+    const statements = await verifyKeyAnswer(
+      {
+        proof: first.proof,
+        entries,
+        ...(since && first.since ? { since: { checkpoint: since, proof: first.since.proof } } : {}),
+      },
+      checkpoint,
+      signer,
+      digest,
+      this.cache,
+    );
+    const answer = {
       statements,
       proofs: new Map(entries.map((e) => [e.index, e.proof])),
+      proof: first.proof,
     };
     if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.clear();
     this.answers.set(key, answer);
@@ -232,32 +309,65 @@ export class LedgerClient {
   }
 
   async verify(digest: ImageDigest, policy: TrustPolicy, at?: CheckpointQuery): Promise<VerifiedAnswer> {
-    const found = await this.lookup(digest, at);
+    const found = await this.lookup(
+      digest,
+      policy.signers.map((s) => s.keyId),
+      at,
+    );
     return { ...found, verdict: decide(found.statements, policy) };
   }
 
-  /** Appends signed statements, then proves the new checkpoint and the entries' inclusion. */
+  /** Where a signer's next statement about `digest` goes in its own order (statement.ts). */
+  async nextWord(signer: string, digest: ImageDigest): Promise<{ sequence: number; supersedes?: string }> {
+    const found = await this.lookup(digest, [signer]);
+    const newest = newestWord(found.statements)?.word;
+    if (!newest) return { sequence: 1 };
+    const sequence = newest.statement.format === 2 ? newest.statement.sequence + 1 : 1;
+    return { sequence, supersedes: newest.id };
+  }
+
+  /** Appends signed statements, then proves the new checkpoint and that each is indexed under its signer. */
   async append(signed: SignedStatement[]): Promise<{ indexes: number[]; checkpoint: SignedCheckpoint }> {
     await this.latest();
     const result = await this.backend.append(signed.map((s) => s.envelope));
     const { checkpoint } = await this.accept(result.checkpoint);
     const indexes = signed.map((_, i) => result.firstIndex + i);
     for (const [i, s] of signed.entries()) {
-      const found = await this.backend.lookup(s.statement.digest, checkpoint.size);
-      const entry = found.find((e) => e.index === indexes[i]);
-      if (!entry || !hashLeaf(entry.leaf).equals(hashLeaf(s.envelope))) {
+      const found = await this.lookup(s.statement.digest, [s.statement.signer], { size: checkpoint.size });
+      const entry = found.statements.find((e) => e.index === indexes[i]);
+      if (!entry || !entry.leafHash.equals(hashLeaf(s.envelope))) {
         throw new ImagetrustError(
           'LEDGER_BAD_RESPONSE',
           `ledger did not log statement ${i} at index ${indexes[i]}`,
         );
       }
-      verifyEntries([entry], checkpoint, s.statement.digest, this.cache);
     }
     return { indexes, checkpoint };
   }
 
   close(): Promise<void> {
     return this.backend.close();
+  }
+}
+
+/** One size, one checkpoint: a second index root for a tree size already trusted is a split view. */
+function sameIndexAtSameSize(trusted: SignedCheckpoint, next: SignedCheckpoint): void {
+  if (trusted.size !== next.size || !trusted.indexRoot || !next.indexRoot) return;
+  if (!trusted.indexRoot.equals(next.indexRoot)) {
+    throw new ImagetrustError(
+      'LEDGER_INCONSISTENT',
+      `ledger signed two different statement indexes for tree size ${next.size}`,
+      { details: { trusted: trusted.note, presented: next.note } },
+    );
+  }
+}
+
+function checkPage(page: KeyLookup, size: number, offset: number): void {
+  if (page.size !== size || page.offset !== offset) {
+    throw new ImagetrustError(
+      'LEDGER_BAD_RESPONSE',
+      `ledger answered for tree size ${page.size} offset ${page.offset}, not ${size} offset ${offset}`,
+    );
   }
 }
 

@@ -1,12 +1,16 @@
-// The ledger itself: an append-only Merkle log of signed statements over a LedgerStore,
-// with checkpoints signed by the ledger's own key. It serves entries with inclusion proofs,
-// consistency proofs between sizes and historical checkpoints. It never holds signer keys:
-// it only accepts statements whose signatures verify.
+// The ledger itself: an append-only Merkle log of signed statements over a LedgerStore, with
+// the statement index beside it and checkpoints, signed by the ledger's own key, that commit
+// to both. It serves one signer's entries about one digest with inclusion proofs and the
+// index proof that they are all of them, consistency proofs between sizes and historical
+// checkpoints. It never holds signer keys: it only accepts statements whose signatures
+// verify, from the signers it is told to accept, in each signer's own order.
 
 import type { KeyObject } from 'node:crypto';
 import { ImagetrustError } from '../errors';
 import { signCheckpoint } from './checkpoint';
 import { rawPublicKey } from './ed25519';
+import { indexKey, type IndexProof } from './index-proof';
+import type { KeyState } from './index-tree';
 import {
   consistencyPlan,
   hashLeaf,
@@ -19,14 +23,41 @@ import {
   type Range,
 } from './merkle';
 import { noteSigner, vkeyFor, type NoteSigner } from './note';
-import { openStatementAsync, type ImageDigest } from './statement';
-import type { LedgerStore, StoredCheckpoint } from './store/store';
+import { advanceKey, idBytes, type IndexedEntry } from './ordering';
+import { openStatementAsync, type ImageDigest, type SignedStatement } from './statement';
+import type { AppendLeaf, LedgerStore, StoredCheckpoint, StoredEntry } from './store/store';
 
 export interface ProvenEntry {
   index: number;
   leaf: Buffer;
   /** Inclusion proof against the tree size of the lookup. */
   proof: Buffer[];
+}
+
+/** One page of one signer's entries about one digest, with the proofs that make it complete. */
+export interface KeyLookup {
+  size: number;
+  /** The index proof for (signer, digest) at `size`. */
+  proof: IndexProof;
+  /** The same key's index proof at an earlier checkpoint the client holds. */
+  since?: { size: number; proof: IndexProof };
+  offset: number;
+  entries: ProvenEntry[];
+}
+
+export interface LookupOptions {
+  since?: number;
+  offset?: number;
+  limit?: number;
+}
+
+export interface AppendLimits {
+  /** Signer key ids allowed to append; every correctly signed statement when absent. */
+  allowedSigners?: ReadonlySet<string>;
+  /** At most this many statements per (signer, digest). */
+  maxPerKey?: number;
+  /** Charges the (verified) signers of a batch against their budgets; throws to refuse. */
+  admit?: (signers: string[]) => void;
 }
 
 export interface LedgerInfo {
@@ -43,6 +74,8 @@ export interface LedgerOptions {
 }
 
 export const MAX_BATCH = 10_000;
+export const LOOKUP_PAGE = 1000;
+export const DEFAULT_MAX_PER_KEY = 10_000;
 
 export class Ledger {
   readonly info: LedgerInfo;
@@ -79,37 +112,83 @@ export class Ledger {
     const counts = await this.store.counts();
     if (counts.entries !== 0)
       throw new ImagetrustError('LEDGER_TAMPERED', 'ledger has entries but no checkpoint');
-    await this.store.append({ leaves: [], sign: (size, root) => this.sign(size, root), now: this.clock() });
+    await this.appendOpened([], false, this.clock());
   }
 
-  private sign(size: number, rootHash: Buffer): string {
-    return signCheckpoint({ origin: this.info.origin, size, rootHash }, this.signer).note;
+  private sign(size: number, rootHash: Buffer, indexRoot: Buffer): string {
+    return signCheckpoint({ origin: this.info.origin, size, rootHash, indexRoot }, this.signer).note;
   }
 
   /**
-   * Validates and appends statements in one transaction. `allowedSigners`, when given, limits
-   * who may append; it is checked on the statements the signature check already opened.
+   * Validates and appends new statements in one transaction: each must verify, come from an
+   * allowed signer, be written in format 2 and be its signer's next word about its digest
+   * (no duplicates, no replays, no gaps: LEDGER_CONFLICT).
    */
   async append(
     envelopes: Buffer[],
-    allowedSigners?: ReadonlySet<string>,
+    limits: AppendLimits = {},
   ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
     if (envelopes.length === 0) throw new ImagetrustError('BAD_REQUEST', 'nothing to append');
     if (envelopes.length > MAX_BATCH)
       throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
-    const leaves = await Promise.all(
-      envelopes.map(async (envelope) => {
-        const { statement } = await openStatementAsync(envelope);
-        if (allowedSigners && !allowedSigners.has(statement.signer)) {
-          throw new ImagetrustError(
-            'BAD_REQUEST',
-            `signer ${statement.signer} may not append to this ledger`,
-          );
-        }
-        return { leaf: envelope, leafHash: hashLeaf(envelope), digest: statement.digest };
-      }),
-    );
-    return this.store.append({ leaves, sign: (size, root) => this.sign(size, root), now: this.clock() });
+    const opened = await Promise.all(envelopes.map((e) => openStatementAsync(e)));
+    for (const { statement } of opened) {
+      if (limits.allowedSigners && !limits.allowedSigners.has(statement.signer)) {
+        throw new ImagetrustError(
+          'SIGNER_NOT_ALLOWED',
+          `signer ${statement.signer} may not append to this ledger`,
+        );
+      }
+      if (statement.format !== 2) {
+        throw new ImagetrustError(
+          'STATEMENT_INVALID',
+          'imagetrust 0.1 statements are no longer accepted: sign again with imagetrust 0.2 or later',
+        );
+      }
+    }
+    limits.admit?.(opened.map((o) => o.statement.signer));
+    const maxPerKey = limits.maxPerKey ?? DEFAULT_MAX_PER_KEY;
+    return this.appendOpened(opened, true, this.clock(), maxPerKey);
+  }
+
+  /**
+   * Appends statements that are already opened. `enforce` false replays a log as it is (an
+   * upgrade or a copy): the index records every entry and the highest sequence wins.
+   */
+  async appendOpened(
+    opened: SignedStatement[],
+    enforce: boolean,
+    now: number,
+    maxPerKey = Number.MAX_SAFE_INTEGER,
+  ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+    const leaves: (AppendLeaf & { entry: Omit<IndexedEntry, 'index'> })[] = opened.map((o) => {
+      const leafHash = hashLeaf(o.envelope);
+      return {
+        leaf: o.envelope,
+        leafHash,
+        digest: o.statement.digest,
+        signer: o.statement.signer,
+        key: indexKey(o.statement.signer, o.statement.digest),
+        id: idBytes(o.id),
+        entry: { leafHash, id: o.id, statement: o.statement },
+      };
+    });
+    const advance = (old: KeyState | undefined, i: number, index: number): KeyState => {
+      const leaf = leaves[i] as (typeof leaves)[number];
+      if (enforce && (old?.value.count ?? 0) >= maxPerKey) {
+        throw new ImagetrustError(
+          'LIMIT_EXCEEDED',
+          `signer ${leaf.signer} already has ${maxPerKey} statements about ${leaf.digest}, the most this ledger keeps`,
+        );
+      }
+      return advanceKey(old, { ...leaf.entry, index }, enforce);
+    };
+    return this.store.append({
+      leaves,
+      advance,
+      sign: (size, root, indexRoot) => this.sign(size, root, indexRoot),
+      now,
+    });
   }
 
   async latestCheckpoint(): Promise<StoredCheckpoint> {
@@ -146,18 +225,50 @@ export class Ledger {
     }
   }
 
-  /** Every entry for a digest below `size`, each with its inclusion proof for that tree size. */
-  async lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
+  /**
+   * One page of a signer's entries about a digest below `size`, each with its inclusion proof
+   * for that size, and the index proofs at `size` (and at `since`) that say how many there are.
+   */
+  async lookup(
+    signer: string,
+    digest: ImageDigest,
+    size: number,
+    options: LookupOptions = {},
+  ): Promise<KeyLookup> {
     await this.requireSize(size);
-    const entries = await this.store.entriesByDigest(digest, size);
+    const key = indexKey(signer, digest);
+    const offset = options.offset ?? 0;
+    const limit = Math.min(options.limit ?? LOOKUP_PAGE, LOOKUP_PAGE);
+    const proof = await this.store.indexProof(key, size);
+    let since: KeyLookup['since'];
+    if (options.since !== undefined && options.since < size) {
+      since = { size: options.since, proof: await this.store.indexProof(key, options.since) };
+    }
+    const entries = await this.store.keyEntries(key, size, offset, limit);
+    return { size, proof, ...(since ? { since } : {}), offset, entries: await this.prove(entries, size) };
+  }
+
+  private async prove(entries: StoredEntry[], size: number): Promise<ProvenEntry[]> {
     const plans = entries.map((e) => inclusionPlan(e.index, size));
-    // One fetch for the nodes of every proof: proofs for one digest share their upper levels.
+    // One fetch for the nodes of every proof: proofs for one key share their upper levels.
     const lookup = await this.fetchNodes(plans.flat());
     return entries.map((e, i) => ({
       index: e.index,
       leaf: e.leaf,
       proof: resolvePlan(plans[i] as Range[], lookup),
     }));
+  }
+
+  /** Raw entries for auditors, at most LOOKUP_PAGE from `start`. */
+  async entries(start: number, limit: number): Promise<StoredEntry[]> {
+    const latest = await this.latestCheckpoint();
+    const end = Math.min(latest.size, start + Math.min(limit, LOOKUP_PAGE));
+    return start >= end ? [] : this.store.entries(start, end);
+  }
+
+  /** Checkpoints from `fromSize` on, for auditors, at most LOOKUP_PAGE. */
+  async checkpoints(fromSize: number, limit: number): Promise<StoredCheckpoint[]> {
+    return this.store.checkpointsBetween(fromSize, Number.MAX_SAFE_INTEGER, Math.min(limit, LOOKUP_PAGE));
   }
 
   async consistencyProof(first: number, second: number): Promise<Buffer[]> {

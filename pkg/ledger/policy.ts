@@ -1,12 +1,14 @@
 // Trust policy: which signers count and the vcn level each one carries, and how their
 // statements about one digest combine into a verdict. Pure code: no I/O.
 //
-// Each allowed signer's newest statement (by log index, not by its self-declared time) is
-// that signer's word. Any-of, as vcn's repeated --signerID: the digest is trusted if at least
-// one allowed signer's word is `trusted`; otherwise the newest word decides; with no word
-// from an allowed signer the digest is unknown.
+// Each allowed signer's newest statement, in the signer's own order (ordering.ts: its
+// sequence numbers, never the log position), is that signer's word. Any-of, as vcn's repeated
+// --signerID: the digest is trusted if at least one allowed signer's word is `trusted`;
+// otherwise the most recently signed word decides; with no word from an allowed signer the
+// digest is unknown.
 
 import { ImagetrustError } from '../errors';
+import { newestWord } from './ordering';
 import { isSignerKeyId, type Statement } from './statement';
 
 /** vcn's status codes (pkg/meta/constants.go). */
@@ -41,6 +43,8 @@ export interface TrustPolicy {
 export interface VerifiedStatement {
   index: number;
   leafHash: Buffer;
+  /** The statement id (SHA-256 of the signed bytes). */
+  id: string;
   statement: Statement;
 }
 
@@ -51,6 +55,8 @@ export interface Verdict {
   /** The statement that decided, absent when unknown. */
   decidedBy?: VerifiedStatement;
   signer?: AllowedSigner;
+  /** Allowed signers that signed two different statements with the same sequence number. */
+  equivocated?: string[];
 }
 
 /** Parses a policy document (already JSON-decoded), naming every bad field at once. */
@@ -100,27 +106,43 @@ export function policyForSigners(keyIds: string[], level: number = VCN_LEVEL.UNK
 
 export function decide(statements: VerifiedStatement[], policy: TrustPolicy): Verdict {
   const allowed = new Map(policy.signers.map((s) => [s.keyId, s]));
-  const newestBySigner = new Map<string, VerifiedStatement>();
+  const bySigner = new Map<string, VerifiedStatement[]>();
   for (const s of statements) {
     if (!allowed.has(s.statement.signer)) continue;
-    const prev = newestBySigner.get(s.statement.signer);
-    if (!prev || s.index > prev.index) newestBySigner.set(s.statement.signer, s);
+    const list = bySigner.get(s.statement.signer) ?? [];
+    list.push(s);
+    bySigner.set(s.statement.signer, list);
   }
-  const words = [...newestBySigner.values()];
+  const words: VerifiedStatement[] = [];
+  const equivocated: string[] = [];
+  for (const [signer, list] of bySigner) {
+    const found = newestWord(list);
+    if (!found) continue;
+    words.push(found.word);
+    if (found.equivocated) equivocated.push(signer);
+  }
   if (words.length === 0)
     return { status: 'unknown', statusCode: VCN_STATUS.unknown, level: VCN_LEVEL.UNKNOWN };
   const trusted = words.filter((w) => w.statement.status === 'trusted');
+  const signedAt = (s: VerifiedStatement): number => Date.parse(s.statement.time);
   const pick = (
     candidates: VerifiedStatement[],
     prefer: (a: VerifiedStatement, b: VerifiedStatement) => number,
   ) => [...candidates].sort(prefer)[0] as VerifiedStatement;
   const decidedBy =
     trusted.length > 0
-      ? pick(trusted, (a, b) => levelOf(b) - levelOf(a) || b.index - a.index)
-      : pick(words, (a, b) => b.index - a.index);
+      ? pick(trusted, (a, b) => levelOf(b) - levelOf(a) || signedAt(b) - signedAt(a) || b.index - a.index)
+      : pick(words, (a, b) => signedAt(b) - signedAt(a) || b.index - a.index);
   const signer = allowed.get(decidedBy.statement.signer) as AllowedSigner;
   const status = decidedBy.statement.status;
-  return { status, statusCode: VCN_STATUS[status], level: signer.level, decidedBy, signer };
+  return {
+    status,
+    statusCode: VCN_STATUS[status],
+    level: signer.level,
+    decidedBy,
+    signer,
+    ...(equivocated.length > 0 ? { equivocated } : {}),
+  };
 
   function levelOf(s: VerifiedStatement): number {
     return allowed.get(s.statement.signer)?.level ?? VCN_LEVEL.UNKNOWN;

@@ -4,9 +4,9 @@
 
 import { ERROR_CODES, ImagetrustError, type ErrorCode } from '../errors';
 import type { CheckpointQuery, LedgerBackend } from './backend';
-import type { LedgerInfo, ProvenEntry } from './log';
-import { LEDGER_API } from './server';
+import { LOOKUP_PAGE, type KeyLookup, type LedgerInfo, type LookupOptions } from './log';
 import type { ImageDigest } from './statement';
+import { LEDGER_API, decodeBase64, decodeHashes, decodeKeyLookup } from './wire';
 
 export interface RemoteBackendOptions {
   timeoutMs?: number;
@@ -21,22 +21,12 @@ const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>([
   'NOT_FOUND',
   'LEDGER_TAMPERED',
   'LEDGER_CONFLICT',
+  'LIMIT_EXCEEDED',
+  'SIGNER_NOT_ALLOWED',
 ]);
-
-const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function bad(message: string): ImagetrustError {
   return new ImagetrustError('LEDGER_BAD_RESPONSE', message);
-}
-
-function b64(value: unknown, what: string): Buffer {
-  if (typeof value !== 'string' || !B64.test(value)) throw bad(`${what} is not base64`);
-  return Buffer.from(value, 'base64');
-}
-
-function hashes(value: unknown, what: string): Buffer[] {
-  if (!Array.isArray(value) || value.length > 64) throw bad(`${what} is not a list of hashes`);
-  return value.map((v, i) => b64(v, `${what}[${i}]`));
 }
 
 export class RemoteBackend implements LedgerBackend {
@@ -57,7 +47,8 @@ export class RemoteBackend implements LedgerBackend {
     this.base = parsed.toString().replace(/\/+$/, '');
     this.location = this.base;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.maxBytes = options.maxResponseBytes ?? 32 * 1024 * 1024;
+    // A page of LOOKUP_PAGE entries of at most 64 KiB each, base64 and proofs included.
+    this.maxBytes = options.maxResponseBytes ?? 128 * 1024 * 1024;
   }
 
   private async request(
@@ -147,23 +138,45 @@ export class RemoteBackend implements LedgerBackend {
     return res.status === 404 ? undefined : res.text;
   }
 
-  async lookup(digest: ImageDigest, size: number): Promise<ProvenEntry[]> {
-    const doc = await this.json(`${LEDGER_API}/statements/${digest}?size=${size}`);
-    if (doc.size !== size || !Array.isArray(doc.entries)) throw bad('ledger lookup answer is malformed');
+  async lookup(
+    signer: string,
+    digest: ImageDigest,
+    size: number,
+    options: LookupOptions = {},
+  ): Promise<KeyLookup> {
+    const q = new URLSearchParams({ size: String(size), offset: String(options.offset ?? 0) });
+    if (options.since !== undefined) q.set('since', String(options.since));
+    if (options.limit !== undefined) q.set('limit', String(options.limit));
+    const doc = await this.json(`${LEDGER_API}/lookup/${digest}/${signer}?${q}`);
+    return decodeKeyLookup(doc, LOOKUP_PAGE);
+  }
+
+  async entries(start: number, limit: number): Promise<{ index: number; leaf: Buffer }[]> {
+    const doc = await this.json(`${LEDGER_API}/entries?start=${start}&limit=${limit}`);
+    if (!Array.isArray(doc.entries) || doc.entries.length > LOOKUP_PAGE)
+      throw bad('ledger entries answer is malformed');
     return doc.entries.map((e: unknown, i: number) => {
       const o = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
       if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index)) throw bad(`entry ${i} has no index`);
-      return {
-        index: o.index,
-        leaf: b64(o.leaf, `entry ${i} leaf`),
-        proof: hashes(o.proof, `entry ${i} proof`),
-      };
+      return { index: o.index, leaf: decodeBase64(o.leaf, `entry ${i} leaf`) };
+    });
+  }
+
+  async checkpoints(fromSize: number, limit: number): Promise<{ size: number; note: string }[]> {
+    const doc = await this.json(`${LEDGER_API}/checkpoints?from=${fromSize}&limit=${limit}`);
+    if (!Array.isArray(doc.checkpoints) || doc.checkpoints.length > LOOKUP_PAGE)
+      throw bad('ledger checkpoints answer is malformed');
+    return doc.checkpoints.map((c: unknown, i: number) => {
+      const o = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+      if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || typeof o.note !== 'string')
+        throw bad(`checkpoint ${i} is malformed`);
+      return { size: o.size, note: o.note };
     });
   }
 
   async consistencyProof(first: number, second: number): Promise<Buffer[]> {
     const doc = await this.json(`${LEDGER_API}/proof/consistency?first=${first}&second=${second}`);
-    return hashes(doc.proof, 'consistency proof');
+    return decodeHashes(doc.proof, 'consistency proof');
   }
 
   async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }> {

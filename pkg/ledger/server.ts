@@ -1,33 +1,47 @@
 // `imagetrust ledger serve`: the ledger over HTTP (fastify). The app factory is separate
 // from listen() so that routes are tested with inject(). The server holds the ledger's
-// checkpoint key only; it accepts a statement only if the signer's signature verifies (and,
-// when an allow-list is given, only from those signers).
+// checkpoint key only. It accepts a statement only if the signer's signature verifies, the
+// signer is one it was told to accept (unless it runs open), the signer's budget allows it,
+// and the statement is that signer's next word about its digest. Every answer is bounded:
+// lookups are one signer's entries about one digest, a page at a time.
 
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ImagetrustError, asImagetrustError } from '../errors';
-import type { Ledger } from './log';
-import { parseImageDigest } from './statement';
+import { LOOKUP_PAGE, MAX_BATCH, type Ledger } from './log';
+import type { SignerRateLimiter } from './rate-limit';
+import { isSignerKeyId, parseImageDigest } from './statement';
+import { LEDGER_API, encodeKeyLookup } from './wire';
+
+export { LEDGER_API };
 
 export interface LedgerServerOptions {
   ledger: Ledger;
-  /** Signer key ids allowed to append; all correctly signed statements when absent. */
-  allowedSigners?: ReadonlySet<string>;
+  /** Signer key ids allowed to append; undefined only when the server was started --open. */
+  allowedSigners: ReadonlySet<string> | undefined;
+  /** Per-signer append budget. */
+  rateLimiter?: SignerRateLimiter;
+  /** Most statements one signer may have about one digest. */
+  maxPerKey?: number;
+  /** Most statements in one request. */
+  maxPerRequest?: number;
   logger?: boolean | object;
 }
 
-export const LEDGER_API = '/api/v1';
+export const DEFAULT_MAX_PER_REQUEST = 1000;
 
 function intParam(value: unknown, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,15})$/.test(value)) {
     throw new ImagetrustError('BAD_REQUEST', `${name}: expected a non-negative integer`);
   }
-  return Number(value);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new ImagetrustError('BAD_REQUEST', `${name}: too large`);
+  return n;
 }
 
 function timeParam(value: unknown, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
-  const t = typeof value === 'string' ? Date.parse(value) : NaN;
+  const t = typeof value === 'string' && /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(t)) throw new ImagetrustError('BAD_REQUEST', `${name}: expected an RFC 3339 time`);
   return t;
 }
@@ -39,7 +53,15 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
 
 export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance {
   const { ledger } = options;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
+  const maxPerRequest = Math.min(options.maxPerRequest ?? DEFAULT_MAX_PER_REQUEST, MAX_BATCH);
+  // A base64 envelope is at most 4/3 of 64 KiB; the body limit follows the request limit.
+  const bodyLimit = Math.min(16 * 1024 * 1024, maxPerRequest * 90 * 1024);
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+  });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
@@ -53,7 +75,13 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
 
   app.get(`${LEDGER_API}/ledger`, async () => {
     const latest = await ledger.latestCheckpoint();
-    return { origin: ledger.info.origin, vkey: ledger.info.vkey, size: latest.size };
+    return {
+      origin: ledger.info.origin,
+      vkey: ledger.info.vkey,
+      size: latest.size,
+      format: 2,
+      open: options.allowedSigners === undefined,
+    };
   });
 
   app.get(`${LEDGER_API}/checkpoint`, async (req, reply) => {
@@ -70,19 +98,38 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
     return reply.type('text/plain; charset=utf-8').send(cp.note);
   });
 
-  app.get(`${LEDGER_API}/statements/:digest`, async (req) => {
-    const digest = parseImageDigest((req.params as { digest: string }).digest);
+  app.get(`${LEDGER_API}/checkpoints`, async (req) => {
+    const q = req.query as Record<string, unknown>;
+    const from = intParam(q.from, 'from') ?? 0;
+    const limit = intParam(q.limit, 'limit') ?? LOOKUP_PAGE;
+    const list = await ledger.checkpoints(from, limit);
+    return { checkpoints: list.map((c) => ({ size: c.size, note: c.note })) };
+  });
+
+  app.get(`${LEDGER_API}/entries`, async (req) => {
+    const q = req.query as Record<string, unknown>;
+    const start = intParam(q.start, 'start') ?? 0;
+    const limit = intParam(q.limit, 'limit') ?? LOOKUP_PAGE;
+    const list = await ledger.entries(start, limit);
+    return { start, entries: list.map((e) => ({ index: e.index, leaf: e.leaf.toString('base64') })) };
+  });
+
+  app.get(`${LEDGER_API}/lookup/:digest/:signer`, async (req) => {
+    const params = req.params as { digest: string; signer: string };
+    const digest = parseImageDigest(params.digest);
+    if (!isSignerKeyId(params.signer))
+      throw new ImagetrustError('BAD_REQUEST', 'signer: expected 32 hex digits');
     const q = req.query as Record<string, unknown>;
     const size = intParam(q.size, 'size') ?? (await ledger.latestCheckpoint()).size;
-    const entries = await ledger.lookup(digest, size);
-    return {
-      size,
-      entries: entries.map((e) => ({
-        index: e.index,
-        leaf: e.leaf.toString('base64'),
-        proof: e.proof.map((p) => p.toString('base64')),
-      })),
-    };
+    const since = intParam(q.since, 'since');
+    const offset = intParam(q.offset, 'offset') ?? 0;
+    const limit = intParam(q.limit, 'limit') ?? LOOKUP_PAGE;
+    const found = await ledger.lookup(params.signer, digest, size, {
+      offset,
+      limit,
+      ...(since !== undefined ? { since } : {}),
+    });
+    return encodeKeyLookup(params.signer, digest, found);
   });
 
   app.get(`${LEDGER_API}/proof/consistency`, async (req) => {
@@ -100,8 +147,15 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
     if (!body || !Array.isArray(body.statements) || !body.statements.every((s) => typeof s === 'string')) {
       throw new ImagetrustError('BAD_REQUEST', 'statements: expected a list of base64 envelopes');
     }
+    if (body.statements.length > maxPerRequest) {
+      throw new ImagetrustError('LIMIT_EXCEEDED', `at most ${maxPerRequest} statements per request`);
+    }
     const envelopes = body.statements.map((s) => Buffer.from(s as string, 'base64'));
-    const { firstIndex, checkpoint } = await ledger.append(envelopes, options.allowedSigners);
+    const { firstIndex, checkpoint } = await ledger.append(envelopes, {
+      ...(options.allowedSigners ? { allowedSigners: options.allowedSigners } : {}),
+      ...(options.maxPerKey !== undefined ? { maxPerKey: options.maxPerKey } : {}),
+      ...(options.rateLimiter ? { admit: (signers: string[]) => options.rateLimiter?.charge(signers) } : {}),
+    });
     return { firstIndex, checkpoint: checkpoint.note };
   });
 

@@ -1,17 +1,29 @@
 // Notarization statements: what a signer says about one image digest, signed with the
 // signer's Ed25519 key in a DSSE envelope (https://github.com/secure-systems-lab/dsse).
 //
+// Written as an in-toto Statement v1 (payloadType application/vnd.in-toto+json) whose subject
+// is the image digest and whose predicate (imagetrust's own type, PREDICATE_TYPE) carries the
+// status, name, signer, time, metadata, evidence attributes and the signer's own ordering: a
+// per-(signer, digest) `sequence` and the id of the statement it `supersedes`. Statements
+// written by imagetrust 0.1 (payloadType application/vnd.imagetrust.statement.v1+json) are
+// still read; they carry no sequence (0 here) and are ordered by their signed time.
+//
 // The ledger stores the envelope bytes exactly as the signer produced them; those bytes are
-// the Merkle leaf, so no canonical JSON is needed: the signature covers the payload bytes.
-// Pure code: no I/O.
+// the Merkle leaf. A statement's *id* is SHA-256 of the bytes its signature covers (the DSSE
+// pre-authentication encoding), so a replay is recognised whatever JSON or base64 it is
+// re-wrapped in. Pure code: no I/O.
 
 import type { KeyObject } from 'node:crypto';
 import { ImagetrustError } from '../errors';
 import { ed25519Sign, ed25519Verify, ed25519VerifyAsync, publicKeyFromRaw, rawPublicKey } from './ed25519';
 import { sha256 } from './merkle';
 
-export const PAYLOAD_TYPE = 'application/vnd.imagetrust.statement.v1+json';
+export const PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const PAYLOAD_TYPE_V1 = 'application/vnd.imagetrust.statement.v1+json';
+export const IN_TOTO_STATEMENT = 'https://in-toto.io/Statement/v1';
+export const PREDICATE_TYPE = 'https://imagetrust.dev/notarization/v2';
 export const MAX_ENVELOPE_BYTES = 64 * 1024;
+export const MAX_ATTRIBUTES = 64;
 
 export const STATEMENT_STATUSES = ['trusted', 'untrusted', 'unsupported'] as const;
 export type StatementStatus = (typeof STATEMENT_STATUSES)[number];
@@ -21,6 +33,8 @@ export type ImageDigest = `sha256:${string}`;
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const KEY_ID_RE = /^[0-9a-f]{32}$/;
+const ATTRIBUTE_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 export function isImageDigest(value: unknown): value is ImageDigest {
   return typeof value === 'string' && DIGEST_RE.test(value);
@@ -45,6 +59,7 @@ export interface StatementMetadata {
   labels?: Record<string, string>;
 }
 
+/** What a signer says; `format` 1 is imagetrust 0.1's statement, 2 the in-toto one. */
 export interface Statement {
   kind: 'docker';
   digest: ImageDigest;
@@ -56,18 +71,27 @@ export interface Statement {
   /** When the signer signed, RFC 3339 UTC. */
   time: string;
   metadata: StatementMetadata;
+  /** Evidence: CI job, commit, pipeline URL … (`ci.job` → `4242`). */
+  attributes: Record<string, string>;
+  /** The signer's own order of its words about this digest: 1, 2, 3 …; 0 for format 1. */
+  sequence: number;
+  /** The id of the statement this one replaces (required from sequence 2 on). */
+  supersedes?: string;
+  format: 1 | 2;
 }
 
-export interface Envelope {
-  payloadType: string;
-  payload: string;
-  signatures: { keyid: string; publicKey: string; sig: string }[];
-}
+/** What a caller fills in to sign a statement; the format is always 2. */
+export type StatementInput = Omit<Statement, 'format' | 'attributes' | 'kind'> & {
+  kind?: 'docker';
+  attributes?: Record<string, string>;
+};
 
-/** A statement together with the exact bytes that were logged. */
+/** A statement together with the exact bytes that were logged and its id. */
 export interface SignedStatement {
   statement: Statement;
   envelope: Buffer;
+  /** SHA-256 of the signed bytes (hex with `sha256:`): the same for every re-encoding. */
+  id: string;
 }
 
 /** A signer's key id: the first 16 bytes of SHA-256 of the raw public key, in hex. */
@@ -77,6 +101,10 @@ export function signerKeyId(rawPublic: Uint8Array): string {
 
 export function isSignerKeyId(value: string): boolean {
   return KEY_ID_RE.test(value);
+}
+
+export function isStatementId(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST_RE.test(value);
 }
 
 /** DSSE pre-authentication encoding. */
@@ -90,29 +118,57 @@ function pae(payloadType: string, payload: Buffer): Buffer {
   ]);
 }
 
+function statementId(signedBytes: Buffer): string {
+  return `sha256:${sha256(signedBytes).toString('hex')}`;
+}
+
 function invalid(message: string): ImagetrustError {
   return new ImagetrustError('STATEMENT_INVALID', message);
 }
 
-export function signStatement(statement: Statement, privateKey: KeyObject): SignedStatement {
+function inTotoPayload(s: Statement): Record<string, unknown> {
+  return {
+    _type: IN_TOTO_STATEMENT,
+    subject: [{ name: s.name, digest: { sha256: s.digest.slice('sha256:'.length) } }],
+    predicateType: PREDICATE_TYPE,
+    predicate: {
+      status: s.status,
+      name: s.name,
+      signer: s.signer,
+      time: s.time,
+      sequence: s.sequence,
+      ...(s.supersedes ? { supersedes: s.supersedes } : {}),
+      metadata: s.metadata,
+      attributes: s.attributes,
+    },
+  };
+}
+
+export function signStatement(input: StatementInput, privateKey: KeyObject): SignedStatement {
   const raw = rawPublicKey(privateKey);
   const keyid = signerKeyId(raw);
+  const statement: Statement = { ...input, kind: 'docker', attributes: input.attributes ?? {}, format: 2 };
   if (statement.signer !== keyid) throw invalid('statement names another signer than the key that signs it');
   validateStatement(statement);
-  const payload = Buffer.from(JSON.stringify(statement), 'utf8');
-  const sig = ed25519Sign(privateKey, pae(PAYLOAD_TYPE, payload));
-  const envelope: Envelope = {
+  const payload = Buffer.from(JSON.stringify(inTotoPayload(statement)), 'utf8');
+  const signed = pae(PAYLOAD_TYPE, payload);
+  const sig = ed25519Sign(privateKey, signed);
+  const envelope = {
     payloadType: PAYLOAD_TYPE,
     payload: payload.toString('base64'),
     signatures: [{ keyid, publicKey: raw.toString('base64'), sig: sig.toString('base64') }],
   };
   const bytes = Buffer.from(JSON.stringify(envelope), 'utf8');
   if (bytes.length > MAX_ENVELOPE_BYTES) throw invalid('statement is larger than 64 KiB');
-  return { statement, envelope: bytes };
+  return { statement, envelope: bytes, id: statementId(signed) };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isStringMap(v: unknown): v is Record<string, string> {
+  return isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string');
 }
 
 function optionalString(meta: Record<string, unknown>, key: string): void {
@@ -127,6 +183,33 @@ function optionalStringArray(meta: Record<string, unknown>, key: string): void {
   }
 }
 
+function validateMetadata(meta: unknown): void {
+  if (!isPlainObject(meta)) throw invalid('statement metadata is not an object');
+  for (const k of ['architecture', 'os', 'platform']) optionalString(meta, k);
+  for (const k of ['repoTags', 'repoDigests']) optionalStringArray(meta, k);
+  if (
+    meta.size !== undefined &&
+    !(typeof meta.size === 'number' && Number.isSafeInteger(meta.size) && meta.size >= 0)
+  ) {
+    throw invalid('metadata.size is not a byte count');
+  }
+  if (meta.labels !== undefined && !isStringMap(meta.labels))
+    throw invalid('metadata.labels is not a map of strings');
+}
+
+/** Checks an evidence attribute map; the CLI uses it for `--attr`. */
+export function validateAttributes(attributes: unknown): asserts attributes is Record<string, string> {
+  if (!isStringMap(attributes)) throw invalid('statement attributes are not a map of strings');
+  const keys = Object.keys(attributes);
+  if (keys.length > MAX_ATTRIBUTES) throw invalid(`a statement carries at most ${MAX_ATTRIBUTES} attributes`);
+  for (const k of keys) {
+    if (!ATTRIBUTE_KEY_RE.test(k))
+      throw invalid(`attribute name ${JSON.stringify(k.slice(0, 140))} is invalid`);
+    if ((attributes[k] as string).length > 4096)
+      throw invalid(`attribute ${k} is longer than 4096 characters`);
+  }
+}
+
 /** Checks every field; throws STATEMENT_INVALID naming the first bad one. */
 export function validateStatement(s: unknown): asserts s is Statement {
   if (!isPlainObject(s)) throw invalid('statement is not an object');
@@ -137,36 +220,40 @@ export function validateStatement(s: unknown): asserts s is Statement {
   if (!STATEMENT_STATUSES.includes(s.status as StatementStatus)) throw invalid('statement status is invalid');
   if (typeof s.signer !== 'string' || !isSignerKeyId(s.signer))
     throw invalid('statement signer is not a key id');
-  if (
-    typeof s.time !== 'string' ||
-    !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(s.time) ||
-    Number.isNaN(Date.parse(s.time))
-  ) {
+  if (typeof s.time !== 'string' || !TIME_RE.test(s.time) || Number.isNaN(Date.parse(s.time))) {
     throw invalid('statement time is not an RFC 3339 UTC time');
   }
-  if (!isPlainObject(s.metadata)) throw invalid('statement metadata is not an object');
-  const meta = s.metadata;
-  for (const k of ['architecture', 'os', 'platform']) optionalString(meta, k);
-  for (const k of ['repoTags', 'repoDigests']) optionalStringArray(meta, k);
-  if (
-    meta.size !== undefined &&
-    !(typeof meta.size === 'number' && Number.isSafeInteger(meta.size) && meta.size >= 0)
-  ) {
-    throw invalid('metadata.size is not a byte count');
+  validateMetadata(s.metadata);
+  validateAttributes(s.attributes);
+  if (s.format === 1) {
+    if (s.sequence !== 0 || s.supersedes !== undefined) throw invalid('a format 1 statement has no sequence');
+    return;
   }
-  if (
-    meta.labels !== undefined &&
-    !(isPlainObject(meta.labels) && Object.values(meta.labels).every((v) => typeof v === 'string'))
-  ) {
-    throw invalid('metadata.labels is not a map of strings');
-  }
+  if (s.format !== 2) throw invalid('statement format is unknown');
+  if (typeof s.sequence !== 'number' || !Number.isSafeInteger(s.sequence) || s.sequence < 1)
+    throw invalid('statement sequence is not a positive integer');
+  if (s.supersedes !== undefined && !isStatementId(s.supersedes))
+    throw invalid('statement supersedes is not a statement id (sha256:<64 hex>)');
+  if (s.sequence > 1 && s.supersedes === undefined)
+    throw invalid('a statement after the first must name the statement it supersedes');
 }
 
 interface ParsedEnvelope {
   raw: Buffer;
   keyid: string;
+  payloadType: string;
   payload: Buffer;
   sig: Buffer;
+}
+
+/**
+ * Base64 in the standard or URL-safe alphabet (DSSE allows both), padding optional. A
+ * statement's identity is the decoded bytes its signature covers, so other encodings of the
+ * same bytes are the same statement, not a way around the replay checks.
+ */
+function decodeBase64(text: string, what: string): Buffer {
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(text)) throw invalid(`${what} is not base64`);
+  return Buffer.from(text, 'base64');
 }
 
 function parseEnvelope(envelopeBytes: Uint8Array): ParsedEnvelope {
@@ -178,7 +265,8 @@ function parseEnvelope(envelopeBytes: Uint8Array): ParsedEnvelope {
     throw new ImagetrustError('STATEMENT_INVALID', 'statement envelope is not JSON', { cause: err });
   }
   if (!isPlainObject(env)) throw invalid('statement envelope is not an object');
-  if (env.payloadType !== PAYLOAD_TYPE) throw invalid('statement envelope has an unknown payload type');
+  if (env.payloadType !== PAYLOAD_TYPE && env.payloadType !== PAYLOAD_TYPE_V1)
+    throw invalid('statement envelope has an unknown payload type');
   if (typeof env.payload !== 'string' || !Array.isArray(env.signatures) || env.signatures.length !== 1) {
     throw invalid('statement envelope must carry a payload and exactly one signature');
   }
@@ -191,25 +279,66 @@ function parseEnvelope(envelopeBytes: Uint8Array): ParsedEnvelope {
   ) {
     throw invalid('statement signature is malformed');
   }
-  const raw = Buffer.from(sigEntry.publicKey, 'base64');
+  const raw = decodeBase64(sigEntry.publicKey, 'statement public key');
   if (raw.length !== 32) throw invalid('statement public key is not an Ed25519 key');
   if (signerKeyId(raw) !== sigEntry.keyid) throw invalid('statement key id does not match its public key');
-  const payload = Buffer.from(env.payload, 'base64');
-  if (payload.toString('base64') !== env.payload) throw invalid('statement payload is not canonical base64');
-  return { raw, keyid: sigEntry.keyid, payload, sig: Buffer.from(sigEntry.sig, 'base64') };
+  return {
+    raw,
+    keyid: sigEntry.keyid,
+    payloadType: env.payloadType,
+    payload: decodeBase64(env.payload, 'statement payload'),
+    sig: decodeBase64(sigEntry.sig, 'statement signature'),
+  };
 }
 
-function parsePayload(parsed: ParsedEnvelope, envelopeBytes: Uint8Array): SignedStatement {
-  let statement: unknown;
+function parseV1(doc: Record<string, unknown>): Statement {
+  const statement = { ...doc, attributes: {}, sequence: 0, format: 1 };
+  validateStatement(statement);
+  return statement;
+}
+
+function parseV2(doc: Record<string, unknown>): Statement {
+  if (doc._type !== IN_TOTO_STATEMENT) throw invalid('statement is not an in-toto Statement v1');
+  if (doc.predicateType !== PREDICATE_TYPE)
+    throw invalid('statement predicate type is not imagetrust notarization');
+  const subject = doc.subject;
+  if (!Array.isArray(subject) || subject.length !== 1 || !isPlainObject(subject[0]))
+    throw invalid('statement must have exactly one subject');
+  const digest = subject[0].digest;
+  if (!isPlainObject(digest) || typeof digest.sha256 !== 'string' || Object.keys(digest).length !== 1)
+    throw invalid('statement subject digest must be exactly one sha256');
+  if (typeof subject[0].name !== 'string') throw invalid('statement subject has no name');
+  const p = doc.predicate;
+  if (!isPlainObject(p)) throw invalid('statement predicate is not an object');
+  const statement = {
+    kind: 'docker',
+    digest: `sha256:${digest.sha256}`,
+    name: p.name,
+    status: p.status,
+    signer: p.signer,
+    time: p.time,
+    metadata: p.metadata,
+    attributes: p.attributes,
+    sequence: p.sequence,
+    ...(p.supersedes !== undefined ? { supersedes: p.supersedes } : {}),
+    format: 2,
+  };
+  validateStatement(statement);
+  return statement;
+}
+
+function parsePayload(parsed: ParsedEnvelope, envelopeBytes: Uint8Array, signed: Buffer): SignedStatement {
+  let doc: unknown;
   try {
-    statement = JSON.parse(parsed.payload.toString('utf8'));
+    doc = JSON.parse(parsed.payload.toString('utf8'));
   } catch (err) {
     throw new ImagetrustError('STATEMENT_INVALID', 'statement payload is not JSON', { cause: err });
   }
-  validateStatement(statement);
+  if (!isPlainObject(doc)) throw invalid('statement payload is not an object');
+  const statement = parsed.payloadType === PAYLOAD_TYPE ? parseV2(doc) : parseV1(doc);
   if (statement.signer !== parsed.keyid)
     throw invalid('statement names another signer than the key that signed it');
-  return { statement, envelope: Buffer.from(envelopeBytes) };
+  return { statement, envelope: Buffer.from(envelopeBytes), id: statementId(signed) };
 }
 
 /**
@@ -219,20 +348,18 @@ function parsePayload(parsed: ParsedEnvelope, envelopeBytes: Uint8Array): Signed
  */
 export function openStatement(envelopeBytes: Uint8Array): SignedStatement {
   const parsed = parseEnvelope(envelopeBytes);
-  if (!ed25519Verify(publicKeyFromRaw(parsed.raw), pae(PAYLOAD_TYPE, parsed.payload), parsed.sig)) {
+  const signed = pae(parsed.payloadType, parsed.payload);
+  if (!ed25519Verify(publicKeyFromRaw(parsed.raw), signed, parsed.sig)) {
     throw invalid('statement signature does not verify');
   }
-  return parsePayload(parsed, envelopeBytes);
+  return parsePayload(parsed, envelopeBytes, signed);
 }
 
 /** openStatement with the signature checked on libuv's thread pool, so a batch uses every core. */
 export async function openStatementAsync(envelopeBytes: Uint8Array): Promise<SignedStatement> {
   const parsed = parseEnvelope(envelopeBytes);
-  const ok = await ed25519VerifyAsync(
-    publicKeyFromRaw(parsed.raw),
-    pae(PAYLOAD_TYPE, parsed.payload),
-    parsed.sig,
-  );
+  const signed = pae(parsed.payloadType, parsed.payload);
+  const ok = await ed25519VerifyAsync(publicKeyFromRaw(parsed.raw), signed, parsed.sig);
   if (!ok) throw invalid('statement signature does not verify');
-  return parsePayload(parsed, envelopeBytes);
+  return parsePayload(parsed, envelopeBytes, signed);
 }

@@ -15,24 +15,56 @@ export function digestOf(name: string): ImageDigest {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
 }
 
+export interface StatementOptions {
+  sequence?: number;
+  supersedes?: string;
+  time?: string;
+  attributes?: Record<string, string>;
+}
+
+/** One statement with an explicit place in the signer's order (sequence 1 by default). */
 export function statementFor(
   key: SignerKey,
   digest: ImageDigest,
   status: StatementStatus,
-  time = '2026-01-01T00:00:00Z',
+  options: StatementOptions = {},
 ): SignedStatement {
   return signStatement(
     {
-      kind: 'docker',
       digest,
       name: 'docker://example/app:1',
       status,
       signer: key.keyId,
-      time,
+      time: options.time ?? '2026-01-01T00:00:00Z',
       metadata: { os: 'linux' },
+      attributes: options.attributes ?? {},
+      sequence: options.sequence ?? 1,
+      ...(options.supersedes ? { supersedes: options.supersedes } : {}),
     },
     key.privateKey,
   );
+}
+
+/** Signs each signer's successive words about each digest in order, as a real signer would. */
+export class Words {
+  private readonly last = new Map<string, { sequence: number; id: string }>();
+
+  next(
+    key: SignerKey,
+    digest: ImageDigest,
+    status: StatementStatus,
+    options: Omit<StatementOptions, 'sequence' | 'supersedes'> = {},
+  ): SignedStatement {
+    const k = `${key.keyId}/${digest}`;
+    const prev = this.last.get(k);
+    const signed = statementFor(key, digest, status, {
+      ...options,
+      sequence: (prev?.sequence ?? 0) + 1,
+      ...(prev ? { supersedes: prev.id } : {}),
+    });
+    this.last.set(k, { sequence: signed.statement.sequence, id: signed.id });
+    return signed;
+  }
 }
 
 export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'imagetrust-test-'): string {

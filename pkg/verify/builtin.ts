@@ -5,7 +5,7 @@ import { asImagetrustError } from '../errors';
 import type { LedgerClient } from '../ledger/client';
 import type { TrustPolicy } from '../ledger/policy';
 import type { ImageDigest } from '../ledger/statement';
-import { unknown, type Verification, type Verifier, type VerifyTarget } from './verifier';
+import { unknown, type Epoch, type Verification, type Verifier, type VerifyTarget } from './verifier';
 
 export interface LedgerStatements {
   digest: string;
@@ -13,6 +13,7 @@ export interface LedgerStatements {
   origin: string;
   statements: {
     index: number;
+    sequence: number;
     status: string;
     signer: string;
     time: string;
@@ -30,9 +31,9 @@ export class BuiltinVerifier implements Verifier {
   ) {}
 
   /** Asks the ledger for its newest checkpoint; lookups until the next epoch use that one. */
-  async epoch(): Promise<string> {
+  async epoch(): Promise<Epoch> {
     const cp = await this.client.latest({ refresh: true });
-    return `${cp.origin}/${cp.size}/${cp.rootHash.toString('base64')}`;
+    return { key: `${cp.origin} ${cp.size} ${cp.rootHash.toString('base64')}`, treeSize: cp.size };
   }
 
   async verify(target: VerifyTarget): Promise<Verification> {
@@ -55,13 +56,19 @@ export class BuiltinVerifier implements Verifier {
       };
     } catch (err) {
       const e = asImagetrustError(err);
-      return unknown(`${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`);
+      return {
+        ...unknown(`${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`),
+        ...(e.compromised ? { compromised: true } : {}),
+      };
     }
   }
 
-  /** Every statement about a digest, proven against the latest checkpoint, and whether its signer is allowed. */
+  /** Every statement of the allowed signers about a digest, proven complete against the latest checkpoint. */
   async statements(digest: ImageDigest): Promise<LedgerStatements> {
-    const found = await this.client.lookup(digest);
+    const found = await this.client.lookup(
+      digest,
+      this.policy.signers.map((s) => s.keyId),
+    );
     const allowed = new Set(this.policy.signers.map((s) => s.keyId));
     return {
       digest,
@@ -69,6 +76,7 @@ export class BuiltinVerifier implements Verifier {
       origin: found.checkpoint.origin,
       statements: found.statements.map((s) => ({
         index: s.index,
+        sequence: s.statement.sequence,
         status: s.statement.status,
         signer: s.statement.signer,
         time: s.statement.time,

@@ -7,7 +7,7 @@
 
 import { ImagetrustError } from '../errors';
 import { VCN_STATUS } from '../ledger/policy';
-import { unknown, type Verification, type Verifier, type VerifyTarget } from './verifier';
+import { unknown, type Epoch, type Verification, type Verifier, type VerifyTarget } from './verifier';
 
 export const DEFAULT_VERIFIER_COMMAND = ['vcn', 'verify', '-o', 'json', '{ref}'];
 
@@ -88,8 +88,8 @@ export class CommandVerifier implements Verifier {
     this.maxOutputBytes = options.maxOutputBytes ?? 1024 * 1024;
   }
 
-  async epoch(): Promise<string> {
-    return '';
+  async epoch(): Promise<Epoch> {
+    return { key: '' };
   }
 
   async verify(target: VerifyTarget): Promise<Verification> {

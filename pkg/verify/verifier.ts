@@ -28,6 +28,14 @@ export interface Verification {
   proof?: { index: number; treeSize: number };
   /** An unknown caused by a failure (unreachable, garbage, timeout): never cached. */
   transient?: boolean;
+  /** The trust material answered but could not be believed (a failed proof, a tampered ledger). */
+  compromised?: boolean;
+}
+
+/** What cached results depend on: a cache key, and for a ledger the proven tree size. */
+export interface Epoch {
+  key: string;
+  treeSize?: number;
 }
 
 export interface Verifier {
@@ -36,7 +44,7 @@ export interface Verifier {
    * What cached results depend on: the ledger's proven checkpoint for the builtin verifier.
    * Throws when the trust material cannot be reached or believed.
    */
-  epoch(): Promise<string>;
+  epoch(): Promise<Epoch>;
   verify(target: VerifyTarget): Promise<Verification>;
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { isImagetrustError } from '../../pkg/errors';
 import { importImage, runContainer, startEngine, type Engine } from './harness/docker';
 import { BIN, cliFor } from './harness/cli';
 import { startAgentProcess, startLedgerServer, type AgentProcess } from './harness/agent';
+import { startHostileLedger } from './harness/hostile-ledger';
 import { waitFor } from './harness/process';
 
 const TOKEN = 'integration-token-0123456789';
@@ -316,6 +317,32 @@ describe('outages fail closed and recover', () => {
     assert.match(c.reason ?? '', /LEDGER_UNREACHABLE/);
     ledger = await startLedgerServer(ledgerHome, ledger.port);
     await waitForStatus(agentA, 'node-a', 'a-trusted', 'trusted');
+  });
+});
+
+describe('an agent behind a hostile ledger', () => {
+  it('reports containers unknown with "ledger compromised" when lookups leave the untrust out, never trusted', async () => {
+    const hostile = await startHostileLedger(ledger.url, 'drop-newest');
+    const victim = await startAgentProcess({
+      work,
+      dockerHost: engineA.host,
+      args: ['--node', 'node-a', '--ledger', hostile.url, '--signer', signerId, '--resync', '2'],
+    });
+    try {
+      const untrusted = await waitForStatus(victim, 'node-a', 'a-untrusted', 'unknown');
+      assert.match(untrusted.reason ?? '', /ledger compromised.*PROOF_INVALID/);
+      const all = await containersOf(victim);
+      assert.ok(all.length >= 5);
+      assert.ok(
+        all.every((c) => c.status !== 'trusted'),
+        JSON.stringify(all.map((c) => [c.name, c.status])),
+      );
+      const metrics = await victim.get('/metrics');
+      assert.match(metrics.body as string, /imagetrust_ledger_up\{node="node-a"\} 0/);
+    } finally {
+      await victim.stop();
+      await hostile.stop();
+    }
   });
 });
 

@@ -101,7 +101,7 @@ describe('sign, verify, untrust, unsupport against a real engine', () => {
 
     const audit = await alice(['ledger', 'audit']);
     assert.equal(audit.code, 0, audit.stdout);
-    assert.match(audit.stdout, /3 entries, 4 checkpoints, tree size 3: OK/);
+    assert.match(audit.stdout, /3 entries, 4 checkpoints, 2 index keys, tree size 3: OK/);
   });
 
   it('records repo digests from a real registry', async () => {
@@ -211,7 +211,7 @@ describe('ledger serve with a second client', () => {
     const admin = cliFor(serverHome, engine.host);
     server = startBackground(
       process.execPath,
-      [BIN, 'ledger', 'serve', '--port', String(port)],
+      [BIN, 'ledger', 'serve', '--open', '--port', String(port)],
       join(serverHome, 'serve.log'),
       admin.env,
     );
@@ -248,7 +248,7 @@ describe('ledger serve with a second client', () => {
     const serveAt = (dir: string): Background =>
       startBackground(
         process.execPath,
-        [BIN, 'ledger', 'serve', '--port', String(port)],
+        [BIN, 'ledger', 'serve', '--open', '--port', String(port)],
         join(dir, 'serve.log'),
         cliFor(dir, engine.host).env,
       );
@@ -265,6 +265,9 @@ describe('ledger serve with a second client', () => {
     db.prepare('DELETE FROM entries WHERE idx >= 1').run();
     db.prepare('DELETE FROM nodes WHERE NOT (level = 0 AND idx = 0)').run();
     db.prepare('DELETE FROM checkpoints WHERE size > 1').run();
+    db.prepare('DELETE FROM index_heads WHERE size > 1').run();
+    db.prepare('DELETE FROM index_nodes WHERE version > 1').run();
+    db.prepare('DELETE FROM index_leaves WHERE version > 1').run();
     db.close();
 
     // ...while a client verifies against the real ledger (tree size 2) and keeps its checkpoint.
@@ -368,6 +371,37 @@ describe('a ledger file edited by hand makes verify exit 10, never 0', () => {
       await assertCompromised(cli);
       const audit = await cli(['ledger', 'audit']);
       assert.notEqual(audit.code, 0, audit.stdout);
+    });
+  }
+
+  // The edits that hid the untrust from imagetrust 0.1's lookups: now verify still sees it (or
+  // refuses the ledger) and the audit names the edited column.
+  const indexEdits: [string, string, RegExp][] = [
+    [
+      'the digest column of the untrust',
+      `UPDATE entries SET digest = 'sha256:${'0'.repeat(64)}' WHERE idx = 2`,
+      /digest column/,
+    ],
+    [
+      'the index key column of the untrust',
+      'UPDATE entries SET ikey = zeroblob(32) WHERE idx = 2',
+      /index key column/,
+    ],
+    ['an index leaf', 'UPDATE index_leaves SET count = 1 WHERE count = 2', /index node/],
+  ];
+  for (const [name, sql, problem] of indexEdits) {
+    it(`${name} edited`, async () => {
+      const { cli, db } = await notarizedCopy(name.replace(/\W+/g, '-'));
+      db.prepare(sql).run();
+      db.close();
+      const r = await cli(['verify', 'docker://local/tool:1']);
+      assert.ok(
+        r.code === UNTRUSTED || r.code === COMPROMISED,
+        `verify exited ${r.code}: ${r.stdout}${r.stderr}`,
+      );
+      const audit = await cli(['ledger', 'audit']);
+      assert.equal(audit.code, COMPROMISED, audit.stdout);
+      assert.match(audit.stdout, problem);
     });
   }
 });

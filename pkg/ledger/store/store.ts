@@ -1,15 +1,24 @@
-// The ledger's storage boundary. A store keeps entries (the logged bytes), the hashes of
-// complete subtrees, and every checkpoint the ledger signed. It trusts nothing it reads back:
-// the ledger and its clients verify everything against signed checkpoints.
+// The ledger's storage boundary. A store keeps entries (the logged bytes and the columns they
+// are found by), the hashes of complete log subtrees, the statement index's nodes versioned
+// by tree size, and every checkpoint the ledger signed. It trusts nothing it reads back: the
+// ledger and its clients verify everything against signed checkpoints, and `ledger audit`
+// checks every column against the statement it was derived from.
 //
 // The interface is asynchronous so that a networked database can implement it; the
 // embedded SQLite store answers synchronously underneath.
 
+import type { IndexProof } from '../index-proof';
+import type { KeyState, TreeNode } from '../index-tree';
 import type { NodeId } from '../merkle';
 
 export interface StoredEntry {
   index: number;
   leaf: Buffer;
+  /** Derived columns, as the ledger stored them (audit compares them with the statement). */
+  digest: string;
+  signer: string;
+  key: Buffer;
+  id: Buffer;
 }
 
 export interface StoredCheckpoint {
@@ -19,10 +28,23 @@ export interface StoredCheckpoint {
   createdAt: number;
 }
 
+export interface AppendLeaf {
+  leaf: Buffer;
+  leafHash: Buffer;
+  digest: string;
+  signer: string;
+  /** The statement index key of (signer, digest). */
+  key: Buffer;
+  /** The statement id. */
+  id: Buffer;
+}
+
 export interface AppendInput {
-  leaves: { leaf: Buffer; leafHash: Buffer; digest: string }[];
-  /** Called inside the transaction with the new tree; returns the signed checkpoint note. */
-  sign: (size: number, root: Buffer) => string;
+  leaves: AppendLeaf[];
+  /** The index key's next state for leaf `i` at log index `index`; throws to refuse the batch. */
+  advance: (old: KeyState | undefined, i: number, index: number) => KeyState;
+  /** Called inside the transaction with the new trees; returns the signed checkpoint note. */
+  sign: (size: number, root: Buffer, indexRoot: Buffer) => string;
   now: number;
 }
 
@@ -43,8 +65,8 @@ export interface LedgerStore {
   /** Sets the value unless one is stored already; returns the stored value. */
   initMeta(key: string, value: string): Promise<string>;
   /**
-   * Appends leaves, stores the subtrees they complete and the checkpoint `sign` returns,
-   * all in one durable transaction that also serialises concurrent writers.
+   * Appends leaves, stores the subtrees they complete, the index nodes they change and the
+   * checkpoint `sign` returns, all in one durable transaction that also serialises writers.
    */
   append(input: AppendInput): Promise<AppendOutput>;
   latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
@@ -52,16 +74,25 @@ export interface LedgerStore {
   checkpointAtSize(size: number): Promise<StoredCheckpoint | undefined>;
   /** The newest checkpoint signed at or before `time` (ms). */
   checkpointAtTime(time: number): Promise<StoredCheckpoint | undefined>;
-  checkpointsBetween(fromSize: number, toSize: number): Promise<StoredCheckpoint[]>;
-  /** Entries logged for a digest with an index below `beforeSize`, oldest first. */
-  entriesByDigest(digest: string, beforeSize: number): Promise<StoredEntry[]>;
+  /** Checkpoints with fromSize <= size <= toSize, smallest first, at most `limit`. */
+  checkpointsBetween(fromSize: number, toSize: number, limit?: number): Promise<StoredCheckpoint[]>;
+  /** Entries of one index key below `beforeSize`, in log order, from `offset`, at most `limit`. */
+  keyEntries(key: Buffer, beforeSize: number, offset: number, limit: number): Promise<StoredEntry[]>;
+  /** The index proof for `key` in the index of the checkpoint of exactly `size`. */
+  indexProof(key: Buffer, size: number): Promise<IndexProof>;
+  /** The index root committed at exactly `size`, if a checkpoint of that size exists. */
+  indexRoot(size: number): Promise<Buffer | undefined>;
+  /** Every index node written by the batch that reached `size` (for audits). */
+  indexNodesWrittenAt(size: number): Promise<TreeNode[]>;
   /** Entries with start <= index < end, in index order. */
   entries(start: number, end: number): Promise<StoredEntry[]>;
-  /** Hashes of the requested nodes; a missing node is absent from the map. */
+  /** Hashes of the requested log tree nodes; a missing node is absent from the map. */
   nodes(ids: NodeId[]): Promise<Map<string, Buffer>>;
   counts(): Promise<StoreCounts>;
   /** The latest checkpoint and the counts, read in one consistent snapshot. */
   snapshot(): Promise<{ checkpoint: StoredCheckpoint | undefined; counts: StoreCounts }>;
+  /** The database's own consistency check; problems found, none when healthy. */
+  integrityCheck(): Promise<string[]>;
   /** Bytes the store occupies, for benchmarks. */
   sizeOnDisk(): Promise<number>;
   close(): Promise<void>;

@@ -95,7 +95,7 @@ export async function startLedgerServer(
   const env = { PATH: process.env.PATH, HOME: home, IMAGETRUST_HOME: home };
   const proc = startBackground(
     process.execPath,
-    [BIN, 'ledger', 'serve', '--port', String(p)],
+    [BIN, 'ledger', 'serve', '--open', '--port', String(p)],
     join(home, 'serve.log'),
     env,
   );

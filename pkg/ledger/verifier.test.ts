@@ -1,0 +1,223 @@
+// The lookup verification pipeline on its own (verifier.ts, policy.ts): every way an answer
+// can be wrong gets its own code, and policies combine signers as documented.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { signCheckpoint, type SignedCheckpoint } from './checkpoint';
+import { generateKeyPairSync } from 'node:crypto';
+import { indexKey } from './index-proof';
+import { MemoryIndex } from './index-tree';
+import type { ProvenEntry } from './log';
+import { consistencyPlan, hashLeaf, inclusionPlan, rootFromLeafHashes, type Range } from './merkle';
+import { noteSigner } from './note';
+import { advanceKey } from './ordering';
+import { decide, parsePolicy, policyForSigners, VCN_LEVEL } from './policy';
+import { openStatement, type SignedStatement } from './statement';
+import { indexRootOf, VerificationCache, verifyEntries, verifyExtends, verifyKeyAnswer } from './verifier';
+import { assertCode, assertRejectsCode } from '../testing/assert-code';
+import { digestOf, generateSignerKey, Words } from '../testing/fixtures';
+
+const alice = generateSignerKey();
+const bob = generateSignerKey();
+const app = digestOf('app');
+const other = digestOf('other');
+const ledgerKey = generateKeyPairSync('ed25519').privateKey;
+const signer = noteSigner('test.ledger/1', ledgerKey);
+
+/** A small ledger in memory: entries, their log tree, the index and a checkpoint per size. */
+function build(statements: SignedStatement[]) {
+  const leaves = statements.map((s) => s.envelope);
+  const hashes = leaves.map((l) => hashLeaf(l));
+  const index = new MemoryIndex();
+  const checkpoints: SignedCheckpoint[] = [];
+  const roots: Buffer[] = [];
+  statements.forEach((s, i) => {
+    const o = openStatement(s.envelope);
+    index.update([
+      {
+        key: indexKey(o.statement.signer, o.statement.digest),
+        apply: (old) =>
+          advanceKey(
+            old,
+            { index: i, leafHash: hashes[i] as Buffer, id: o.id, statement: o.statement },
+            false,
+          ),
+      },
+    ]);
+    roots.push(index.rootHash);
+    checkpoints.push(
+      signCheckpoint(
+        {
+          origin: 'test.ledger/1',
+          size: i + 1,
+          rootHash: rootFromLeafHashes(hashes.slice(0, i + 1)),
+          indexRoot: index.rootHash,
+        },
+        signer,
+      ),
+    );
+  });
+  const mth = (r: Range, size: number) => rootFromLeafHashes(hashes.slice(r.start, Math.min(r.end, size)));
+  const prove = (i: number, size: number): ProvenEntry => ({
+    index: i,
+    leaf: leaves[i] as Buffer,
+    proof: inclusionPlan(i, size).map((r) => mth(r, size)),
+  });
+  return {
+    index,
+    checkpoints,
+    prove,
+    hashes,
+    consistency: (a: number, b: number) => consistencyPlan(a, b).map((r) => mth(r, b)),
+  };
+}
+
+describe('verifyKeyAnswer', () => {
+  const w = new Words();
+  const s = [
+    w.next(alice, app, 'trusted'),
+    w.next(bob, app, 'trusted'),
+    w.next(alice, app, 'untrusted'),
+    w.next(alice, other, 'trusted'),
+  ];
+  const l = build(s);
+  const cp = l.checkpoints[3] as SignedCheckpoint;
+  const proof = l.index.prove(indexKey(alice.keyId, app));
+  const entries = [l.prove(0, 4), l.prove(2, 4)];
+
+  it('accepts the complete answer, with and without an earlier checkpoint to extend', async () => {
+    const got = await verifyKeyAnswer({ proof, entries }, cp, alice.keyId, app, new VerificationCache());
+    assert.deepEqual(
+      got.map((x) => x.index),
+      [0, 2],
+    );
+    const since = {
+      checkpoint: l.checkpoints[1] as SignedCheckpoint,
+      proof: build(s.slice(0, 2)).index.prove(indexKey(alice.keyId, app)),
+    };
+    assert.equal((await verifyKeyAnswer({ proof, entries, since }, cp, alice.keyId, app)).length, 2);
+  });
+
+  it('accepts a proven absence with no entries, and refuses entries for an absent key', async () => {
+    const absent = indexKey(bob.keyId, other);
+    assert.deepEqual(
+      await verifyKeyAnswer({ proof: l.index.prove(absent), entries: [] }, cp, bob.keyId, other),
+      [],
+    );
+    await assertRejectsCode(
+      () => verifyKeyAnswer({ proof: l.index.prove(absent), entries: [l.prove(3, 4)] }, cp, bob.keyId, other),
+      'LEDGER_TAMPERED',
+    );
+  });
+
+  it('names every wrong answer', async () => {
+    await assertRejectsCode(
+      () => verifyKeyAnswer({ proof, entries: [entries[0] as ProvenEntry] }, cp, alice.keyId, app),
+      'PROOF_INVALID',
+    );
+    await assertRejectsCode(
+      () => verifyKeyAnswer({ proof, entries: [l.prove(0, 4), l.prove(1, 4)] }, cp, alice.keyId, app),
+      'LEDGER_TAMPERED',
+    );
+    await assertRejectsCode(
+      () => verifyKeyAnswer({ proof, entries: [l.prove(3, 4)] }, cp, alice.keyId, app),
+      'LEDGER_TAMPERED',
+    );
+    await assertRejectsCode(
+      () => verifyKeyAnswer({ proof, entries: [...entries].reverse() }, cp, alice.keyId, app),
+      'PROOF_INVALID',
+    );
+    const garbage = { ...l.prove(0, 4), leaf: Buffer.from('{}') };
+    await assertRejectsCode(() => verifyEntries([garbage], cp, app), 'PROOF_INVALID');
+    const noIndex = { ...cp, indexRoot: undefined } as SignedCheckpoint;
+    assertCode(() => indexRootOf(noIndex), 'LEDGER_UPGRADE_NEEDED');
+  });
+
+  it('refuses an earlier index that does not lead up to the later one', async () => {
+    const later = build([...s, w.next(alice, app, 'trusted')]);
+    const cp5 = later.checkpoints[4] as SignedCheckpoint;
+    const proof5 = later.index.prove(indexKey(alice.keyId, app));
+    const all = [later.prove(0, 5), later.prove(2, 5), later.prove(4, 5)];
+    // The earlier proof claims alice had nothing about app at size 2 (it had entry 0).
+    const emptyEarlier = build([s[1] as SignedStatement, s[1] as SignedStatement]);
+    await assertRejectsCode(
+      () =>
+        verifyKeyAnswer(
+          {
+            proof: proof5,
+            entries: all,
+            since: {
+              checkpoint: {
+                ...(later.checkpoints[1] as SignedCheckpoint),
+                indexRoot: emptyEarlier.index.rootHash,
+              },
+              proof: emptyEarlier.index.prove(indexKey(alice.keyId, app)),
+            },
+          },
+          cp5,
+          alice.keyId,
+          app,
+        ),
+      'LEDGER_INCONSISTENT',
+    );
+  });
+});
+
+describe('verifyExtends', () => {
+  const w = new Words();
+  const l = build([
+    w.next(alice, app, 'trusted'),
+    w.next(alice, other, 'trusted'),
+    w.next(bob, app, 'trusted'),
+  ]);
+  const [c1, , c3] = l.checkpoints as [SignedCheckpoint, SignedCheckpoint, SignedCheckpoint];
+
+  it('accepts a consistent successor and refuses a rollback or a bad proof with both checkpoints', () => {
+    verifyExtends(c1, c3, l.consistency(1, 3));
+    const rollback = assertCode(() => verifyExtends(c3, c1, []), 'LEDGER_INCONSISTENT');
+    assert.equal(rollback.details?.trusted, c3.note);
+    const bad = assertCode(() => verifyExtends(c1, c3, [Buffer.alloc(32)]), 'LEDGER_INCONSISTENT');
+    assert.equal(bad.details?.presented, c3.note);
+  });
+});
+
+describe('trust policy', () => {
+  const w = new Words();
+  const at = (i: number, st: SignedStatement) => ({
+    index: i,
+    leafHash: hashLeaf(st.envelope),
+    id: st.id,
+    statement: st.statement,
+  });
+
+  it('parses a policy file, naming every bad field at once', () => {
+    const p = parsePolicy({ signers: [{ keyId: alice.keyId, name: 'ops', level: 3 }], ledgerKey: 'x+1+y' });
+    assert.deepEqual(p, { signers: [{ keyId: alice.keyId, name: 'ops', level: 3 }], ledgerKey: 'x+1+y' });
+    const err = assertCode(
+      () => parsePolicy({ signers: [{ keyId: 'nope', level: 7, name: 5 }], ledgerKey: 3, extra: true }),
+      'CONFIG_INVALID',
+    );
+    for (const field of ['keyId', 'level', 'name', 'ledgerKey', 'extra'])
+      assert.match(err.message, new RegExp(field));
+    assertCode(() => parsePolicy([]), 'CONFIG_INVALID');
+    assertCode(() => parsePolicy({ signers: [] }), 'CONFIG_INVALID');
+    assertCode(() => policyForSigners(['short']), 'USAGE');
+  });
+
+  it('trusts if any allowed signer trusts, preferring the higher level; otherwise the latest word decides', () => {
+    const a1 = w.next(alice, app, 'untrusted', { time: '2026-01-01T00:00:00Z' });
+    const b1 = w.next(bob, app, 'trusted', { time: '2026-01-02T00:00:00Z' });
+    const policy = parsePolicy({
+      signers: [
+        { keyId: alice.keyId, level: 3 },
+        { keyId: bob.keyId, level: 1 },
+      ],
+    });
+    const v = decide([at(0, a1), at(1, b1)], policy);
+    assert.equal(v.status, 'trusted');
+    assert.equal(v.level, 1);
+    const b2 = w.next(bob, app, 'unsupported', { time: '2026-01-03T00:00:00Z' });
+    assert.equal(decide([at(0, a1), at(1, b1), at(2, b2)], policy).status, 'unsupported');
+    assert.equal(decide([at(0, a1)], policyForSigners([bob.keyId])).status, 'unknown');
+    assert.equal(decide([], policy).level, VCN_LEVEL.UNKNOWN);
+  });
+});
