@@ -34,6 +34,9 @@ export const ERROR_CODES = {
   LEDGER_INCONSISTENT: { exit: 10, http: 502 },
   LEDGER_TAMPERED: { exit: 10, http: 500 },
   LEDGER_UPGRADE_NEEDED: { exit: 79, http: 500 },
+  WITNESS_INVALID: { exit: 10, http: 502 },
+  WITNESS_QUORUM: { exit: 10, http: 502 },
+  CHECKPOINT_STALE: { exit: 10, http: 502 },
   VERIFIER_FAILED: { exit: 70, http: 502 },
   INTERNAL: { exit: 70, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;
@@ -49,6 +52,8 @@ export const COMPROMISE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PROOF_INVALID',
   'LEDGER_INCONSISTENT',
   'LEDGER_TAMPERED',
+  'WITNESS_INVALID',
+  'WITNESS_QUORUM',
 ]);
 
 export class ImagetrustError extends Error {

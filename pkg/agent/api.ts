@@ -104,7 +104,8 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!expected || req.url === '/healthz') return;
+    // Health and the witness endpoint are public: a ledger server has no agent token.
+    if (!expected || req.url === '/healthz' || req.url === '/add-checkpoint') return;
     if (!bearerMatches(req.headers.authorization, expected)) {
       await reply
         .code(401)

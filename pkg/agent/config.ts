@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ImagetrustError } from '../errors';
+import { DEFAULT_MAX_CHECKPOINT_AGE_S, parseDuration } from '../ledger/policy-file';
 import { isSignerKeyId } from '../ledger/statement';
 import { defaultPaths } from '../paths';
 import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
@@ -17,6 +18,9 @@ export interface AgentConfig {
   listen: { host: string; port: number };
   ledger: string;
   ledgerKey?: string;
+  witnessPolicy?: string;
+  maxCheckpointAgeSeconds: number;
+  witnessKey?: string;
   signers: string[];
   policy?: string;
   key?: string;
@@ -43,6 +47,9 @@ const FIELDS = {
   listen: 'IMAGETRUST_LISTEN',
   ledger: 'IMAGETRUST_LEDGER',
   ledgerKey: 'IMAGETRUST_LEDGER_KEY',
+  witnessPolicy: 'IMAGETRUST_WITNESS_POLICY',
+  maxCheckpointAge: 'IMAGETRUST_MAX_CHECKPOINT_AGE',
+  witnessKey: 'IMAGETRUST_WITNESS_KEY',
   signer: 'IMAGETRUST_SIGNER',
   policy: 'IMAGETRUST_POLICY',
   key: 'IMAGETRUST_KEY',
@@ -257,7 +264,20 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     history: str('history', join(paths.home, 'history.db')) as string,
     historyRetentionDays: num('historyRetention', 30, 0.001, 3650),
     logLevel,
+    maxCheckpointAgeSeconds: DEFAULT_MAX_CHECKPOINT_AGE_S,
   };
+  const age = str('maxCheckpointAge');
+  if (age !== undefined) {
+    try {
+      config.maxCheckpointAgeSeconds = parseDuration(age, 'maxCheckpointAge');
+    } catch (err) {
+      bad('maxCheckpointAge', (err as Error).message);
+    }
+  }
+  const witnessPolicy = str('witnessPolicy');
+  if (witnessPolicy) config.witnessPolicy = witnessPolicy;
+  const witnessKey = str('witnessKey');
+  if (witnessKey) config.witnessKey = witnessKey;
   const ledgerKey = str('ledgerKey');
   if (ledgerKey) config.ledgerKey = ledgerKey;
   const policy = str('policy');

@@ -21,6 +21,8 @@ export interface FleetOptions {
   timeoutMs: number;
   /** How long one fan-out's answer is reused (ms). */
   cacheMs?: number;
+  /** Called with every peer answer that parsed (gossip listens here). */
+  onView?: (url: string, view: LocalView) => void;
   clock?: () => number;
 }
 
@@ -99,6 +101,7 @@ export class Fleet {
         const mem = this.memory.get(url) as PeerMemory;
         try {
           const view = await this.ask(url);
+          this.options.onView?.(url, view);
           mem.view = view;
           mem.at = this.clock();
           return { node: { ...view.node, local: false, url }, containers: view.containers };

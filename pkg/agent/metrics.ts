@@ -21,6 +21,7 @@ export const METRICS = {
   cacheMisses: 'imagetrust_cache_misses_total',
   ledgerTreeSize: 'imagetrust_ledger_tree_size',
   ledgerConsistencyFailures: 'imagetrust_ledger_consistency_failures_total',
+  ledgerSplitViews: 'imagetrust_ledger_split_view_total',
   ledgerUp: 'imagetrust_ledger_up',
   buildInfo: 'imagetrust_build_info',
   influxPointsWritten: 'imagetrust_influx_points_written_total',
@@ -44,6 +45,7 @@ export class AgentMetrics {
   private readonly cacheHits: Counter;
   private readonly cacheMisses: Counter;
   private readonly consistencyFailures: Counter<'node'>;
+  private readonly splitViews: Counter<'node'>;
   private influx: (() => InfluxStats) | undefined;
 
   constructor(
@@ -87,6 +89,12 @@ export class AgentMetrics {
       labelNames: ['node'],
       registers: [registry],
     });
+    this.splitViews = new Counter({
+      name: METRICS.ledgerSplitViews,
+      help: 'Peer checkpoints that the ledger could not prove to be of the same history as this node (gossip)',
+      labelNames: ['node'],
+      registers: [registry],
+    });
     const build = new Gauge({
       name: METRICS.buildInfo,
       help: 'imagetrust build',
@@ -95,6 +103,7 @@ export class AgentMetrics {
     });
     build.set({ version, node: agent.nodeName, node_version: process.version }, 1);
     this.consistencyFailures.inc({ node: agent.nodeName }, 0);
+    this.splitViews.inc({ node: agent.nodeName }, 0);
 
     // Gauges that describe the current state are computed at scrape time from the agent's view.
     const views = () => agent.views();
@@ -239,6 +248,11 @@ export class AgentMetrics {
       this.verificationDuration.observe({ result: v.result }, v.durationMs / 1000);
     }
     if (info.compromised) this.consistencyFailures.inc({ node: this.agent.nodeName });
+  }
+
+  /** Gossip found a peer's checkpoint of another history. */
+  observeSplitView(): void {
+    this.splitViews.inc({ node: this.agent.nodeName });
   }
 
   attachInflux(stats: () => InfluxStats): void {

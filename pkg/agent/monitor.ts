@@ -202,18 +202,25 @@ export class NodeMonitor {
     let epoch: string | undefined;
     let epochError: string | undefined;
     let compromised = false;
+    // Published once, when the pass has judged every digest: a reader never sees a half-done view.
+    let ledger: NodeState['ledger'];
     try {
       const e = await verifier.epoch();
       epoch = e.key;
-      this.ledger =
+      ledger =
         verifier.kind === 'builtin'
-          ? { checkpoint: e.key, ...(e.treeSize !== undefined ? { treeSize: e.treeSize } : {}) }
+          ? {
+              checkpoint: e.key,
+              ...(e.treeSize !== undefined ? { treeSize: e.treeSize } : {}),
+              ...(e.note !== undefined ? { note: e.note } : {}),
+            }
           : undefined;
     } catch (err) {
       const e = asImagetrustError(err);
       compromised = e.compromised;
       epochError = `${e.compromised ? 'ledger compromised: ' : ''}${e.message} [${e.code}]`;
-      this.ledger = { error: epochError };
+      ledger = { error: epochError };
+      this.ledger = ledger;
       this.scheduleRetry();
       logger.warn({ reason: epochError }, 'trust material unavailable: containers are unknown');
     }
@@ -237,12 +244,10 @@ export class NodeMonitor {
     if (disbelieved && epochError === undefined) {
       // The checkpoint was fine but a lookup's proofs were not: the ledger cannot be believed.
       compromised = true;
-      this.ledger = { ...this.ledger, error: disbelieved.reason ?? 'ledger compromised' };
-      logger.warn(
-        { reason: this.ledger.error },
-        'ledger answers could not be believed: containers are unknown',
-      );
+      ledger = { ...ledger, error: disbelieved.reason ?? 'ledger compromised' };
+      logger.warn({ reason: ledger.error }, 'ledger answers could not be believed: containers are unknown');
     }
+    this.ledger = ledger;
 
     const now = this.clock();
     const next = new Map<string, ContainerResult>();

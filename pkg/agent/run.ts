@@ -1,6 +1,7 @@
 // Wires an agent from its configuration: the read-only Docker client, the verifier, the
 // history, the monitor, the peers and the HTTP API; and takes it down again on SIGTERM.
 
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { ImagetrustError } from '../errors';
@@ -10,7 +11,7 @@ import { openBackend } from '../ledger/open';
 import { policyForSigners, type TrustPolicy } from '../ledger/policy';
 import { FileStateStore } from '../ledger/state';
 import { readPublicKeyId } from '../ledger/keys';
-import { parsePolicyFile } from '../ledger/policy-file';
+import { parsePolicyFile, parseWitnessPolicyFile } from '../ledger/policy-file';
 import { defaultPaths } from '../paths';
 import { BuiltinVerifier } from '../verify/builtin';
 import { CommandVerifier } from '../verify/command';
@@ -24,6 +25,11 @@ import { InfluxForwarder } from './influx';
 import { AgentMetrics } from './metrics';
 import { NodeMonitor, type PassInfo } from './monitor';
 import { ownContainerMatcher } from './self';
+import { Gossip } from './gossip';
+import type { LedgerBackend } from '../ledger/backend';
+import { readWitnessKey } from '../witness/keys';
+import { FileWitnessState } from '../witness/state';
+import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
 
 export interface RunningAgent {
@@ -53,26 +59,64 @@ function trustPolicy(config: AgentConfig, env: NodeJS.ProcessEnv): TrustPolicy {
   }
 }
 
-async function makeVerifier(config: AgentConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Verifier> {
+interface Built {
+  verifier: Verifier;
+  /** For a witnessing agent: the ledger's entries and the pinned ledger key. */
+  ledger?: { backend: LedgerBackend; pinned?: string };
+}
+
+async function makeVerifier(config: AgentConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Built> {
   if (config.verifier === 'command') {
-    return new CommandVerifier({
-      command: config.verifierCommand,
-      timeoutMs: config.verifierTimeoutSeconds * 1000,
-      env,
-    });
+    return {
+      verifier: new CommandVerifier({
+        command: config.verifierCommand,
+        timeoutMs: config.verifierTimeoutSeconds * 1000,
+        env,
+      }),
+    };
   }
   const policy = trustPolicy(config, env);
   const backend = await openBackend(config.ledger, {
     onCreated: (vkey) => logger.info({ ledger: config.ledger, vkey }, 'created a new ledger'),
   });
-  const pinned = config.ledgerKey ?? policy.ledgerKey;
+  const witnessPolicy = config.witnessPolicy ? parseWitnessPolicyFile(config.witnessPolicy) : undefined;
+  const pinned = config.ledgerKey ?? policy.ledgerKey ?? witnessPolicy?.logKeys[0];
   const client = new LedgerClient(backend, {
     state: new FileStateStore(defaultPaths(env).stateDir),
     ...(pinned ? { ledgerKey: pinned } : {}),
+    ...(witnessPolicy
+      ? { witnesses: { policy: witnessPolicy, maxAgeMs: config.maxCheckpointAgeSeconds * 1000 } }
+      : {}),
     // Each pass refreshes the checkpoint (BuiltinVerifier.epoch); lookups in between reuse it.
     checkpointMaxAge: 3_600_000,
   });
-  return new BuiltinVerifier(client, policy);
+  return {
+    verifier: new BuiltinVerifier(client, policy),
+    ledger: { backend, ...(pinned ? { pinned } : {}) },
+  };
+}
+
+/** The agent as a witness of its ledger: it replays the entries and recomputes the index. */
+function makeWitness(config: AgentConfig, env: NodeJS.ProcessEnv, built: Built): Witness | undefined {
+  if (!config.witnessKey) return undefined;
+  if (!built.ledger)
+    throw new ImagetrustError(
+      'CONFIG_INVALID',
+      'witnessKey: the agent witnesses only with the builtin verifier',
+    );
+  if (!built.ledger.pinned) {
+    throw new ImagetrustError(
+      'CONFIG_INVALID',
+      'witnessKey: a witness must know the ledger key beforehand: pin it (ledgerKey, a policy ledgerKey or a witness policy log line)',
+    );
+  }
+  const { backend } = built.ledger;
+  return new Witness({
+    cosigner: readWitnessKey(config.witnessKey),
+    logs: [built.ledger.pinned],
+    state: new FileWitnessState(join(defaultPaths(env).home, 'witness-state.json')),
+    entries: (_origin, start, limit) => backend.entries(start, limit),
+  });
 }
 
 export async function startAgent(config: AgentConfig, options: StartOptions = {}): Promise<RunningAgent> {
@@ -81,7 +125,14 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     options.logger ?? pino({ level: config.logLevel, base: { node: config.node } }, pino.destination(2));
   logger.info({ config: redactedConfig(config) }, 'starting agent');
   const docker = new ReadOnlyDocker({ env, timeoutMs: config.dockerTimeoutSeconds * 1000 });
-  const verifier = await makeVerifier(config, env, logger);
+  const built = await makeVerifier(config, env, logger);
+  const { verifier } = built;
+  const witness = makeWitness(config, env, built);
+  if (witness)
+    logger.info(
+      { witness: witness.vkey },
+      'witnessing the ledger (recomputing its index): POST /add-checkpoint',
+    );
   const history = new History(config.history, config.historyRetentionDays * 86_400_000);
   history.prune(Date.now());
   const prune = setInterval(() => history.prune(Date.now()), 3_600_000);
@@ -98,25 +149,42 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     cacheTtlMs: config.cacheTtlSeconds * 1000,
     isSelf: ownContainerMatcher(),
   });
+  // The metrics are made once the agent exists; gossip, made before, counts through this.
+  const metricsRef: { current?: AgentMetrics } = {};
+  const gossip =
+    verifier instanceof BuiltinVerifier && config.peers.length > 0
+      ? new Gossip(
+          (note) => verifier.crossCheck(note),
+          logger,
+          () => metricsRef.current?.observeSplitView(),
+        )
+      : undefined;
   const fleet =
     config.peers.length > 0
       ? new Fleet({
           peers: config.peers,
           timeoutMs: config.peerTimeoutSeconds * 1000,
           ...(config.token ? { token: config.token } : {}),
+          ...(gossip ? { onView: (url, view) => void gossip.heard(url, view.node.ledger?.note) } : {}),
         })
       : undefined;
+  // Peers are asked at least once per resync even when nobody reads the API: gossip needs it.
+  const askPeers = fleet
+    ? setInterval(() => void fleet.views().catch(() => undefined), config.resyncSeconds * 1000)
+    : undefined;
+  askPeers?.unref();
   const agent = new Agent(
     monitor,
     fleet,
     history,
     verifier instanceof BuiltinVerifier ? verifier : undefined,
   );
-  const metrics = new AgentMetrics(agent, VERSION);
+  const agentMetrics = new AgentMetrics(agent, VERSION);
+  metricsRef.current = agentMetrics;
   const influx = config.influx ? new InfluxForwarder({ target: config.influx, logger }) : undefined;
-  if (influx) metrics.attachInflux(() => influx.stats());
+  if (influx) agentMetrics.attachInflux(() => influx.stats());
   passListeners.push((info) => {
-    metrics.observePass(info);
+    agentMetrics.observePass(info);
     if (info.ok) influx?.push(info.results, info.time);
   });
   const app = buildAgentApi({
@@ -124,8 +192,18 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     ...(config.token ? { token: config.token } : {}),
     extend: (a) => {
       a.get('/metrics', async (_req, reply) =>
-        reply.type(metrics.contentType()).send(await metrics.render()),
+        reply.type(agentMetrics.contentType()).send(await agentMetrics.render()),
       );
+      a.get('/api/v1/ledger/split-views', async () => ({
+        total: gossip?.splitViewsTotal ?? 0,
+        splitViews: gossip?.splitViews ?? [],
+      }));
+      if (witness) {
+        a.post('/add-checkpoint', async (req, reply) => {
+          const result = await witness.addCheckpoint(typeof req.body === 'string' ? req.body : '');
+          return reply.code(result.status).type(result.contentType).send(result.body);
+        });
+      }
     },
   });
   influx?.start();
@@ -151,6 +229,7 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
       if (closed) return;
       closed = true;
       clearInterval(prune);
+      if (askPeers) clearInterval(askPeers);
       await app.close();
       await monitor.stop();
       await influx?.stop();

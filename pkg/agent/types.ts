@@ -56,7 +56,8 @@ export interface NodeState {
   /** Seconds since lastScan, at the time of the answer. */
   ageSeconds?: number;
   engine?: { version: string; apiVersion: string };
-  ledger?: { checkpoint?: string; treeSize?: number; error?: string };
+  /** `note`: the newest checkpoint the node proved, which its peers check against theirs (gossip). */
+  ledger?: { checkpoint?: string; treeSize?: number; note?: string; error?: string };
   counts: StatusCounts;
   /** The answering agent itself (false for a peer). */
   local: boolean;

@@ -13,6 +13,9 @@ interface AgentFlags {
   listen?: string;
   ledger?: string;
   ledgerKey?: string;
+  witnessPolicy?: string;
+  maxCheckpointAge?: string;
+  witnessKey?: string;
   key?: string;
   signer?: string[];
   policy?: string;
@@ -45,6 +48,9 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
     listen: rest.listen,
     ledger: rest.ledger,
     ledgerKey: rest.ledgerKey,
+    witnessPolicy: rest.witnessPolicy,
+    maxCheckpointAge: rest.maxCheckpointAge,
+    witnessKey: rest.witnessKey,
     key: rest.key,
     signer: rest.signer,
     policy: rest.policy,
@@ -91,6 +97,10 @@ export function registerAgent(
     .option('--listen <host:port>', 'API address (IMAGETRUST_LISTEN; default 127.0.0.1:9581)')
     .option('--signer <keyid>', 'allowed signer (repeatable; IMAGETRUST_SIGNER, comma-separated)', collect)
     .option('--policy <file>', 'trust policy file (IMAGETRUST_POLICY)')
+    .option(
+      '--witness-key <file>',
+      'also act as a witness for the ledger with this key (IMAGETRUST_WITNESS_KEY)',
+    )
     .option('--token <token>', 'require this bearer token on the API (IMAGETRUST_TOKEN)')
     .option('--peer <url>', 'another agent to answer for (repeatable; IMAGETRUST_PEER)', collect)
     .option('--peer-timeout <seconds>', 'per-peer answer timeout (default 2)')

@@ -8,13 +8,21 @@ import { LedgerClient } from '../ledger/client';
 import { readPublicKeyId, readSignerKey, type SignerKey } from '../ledger/keys';
 import { openBackend } from '../ledger/open';
 import { policyForSigners, type TrustPolicy } from '../ledger/policy';
-import { parsePolicyFile } from '../ledger/policy-file';
+import {
+  DEFAULT_MAX_CHECKPOINT_AGE_S,
+  parseDuration,
+  parsePolicyFile,
+  parseWitnessPolicyFile,
+} from '../ledger/policy-file';
+import type { WitnessPolicy } from '../ledger/witness-policy';
 import { FileStateStore } from '../ledger/state';
 import { defaultPaths } from '../paths';
 
 export interface GlobalOptions {
   ledger?: string;
   ledgerKey?: string;
+  witnessPolicy?: string;
+  maxCheckpointAge?: string;
   key?: string;
   passphraseFile?: string;
   signer?: string[];
@@ -79,6 +87,15 @@ export class CliContext {
     return policyForSigners([readPublicKeyId(`${this.keyPath}.pub`)]);
   }
 
+  /** --witness-policy and --max-checkpoint-age (or their environment variables), if a policy is given. */
+  witnesses(): { policy: WitnessPolicy; maxAgeMs: number } | undefined {
+    const path = this.opts.witnessPolicy ?? this.io.env.IMAGETRUST_WITNESS_POLICY;
+    if (!path) return undefined;
+    const age = this.opts.maxCheckpointAge ?? this.io.env.IMAGETRUST_MAX_CHECKPOINT_AGE;
+    const seconds = age ? parseDuration(age, '--max-checkpoint-age') : DEFAULT_MAX_CHECKPOINT_AGE_S;
+    return { policy: parseWitnessPolicyFile(path), maxAgeMs: seconds * 1000 };
+  }
+
   docker(): ReadOnlyDocker {
     return new ReadOnlyDocker({ env: this.io.env });
   }
@@ -89,10 +106,16 @@ export class CliContext {
       onCreated: (vkey) => this.io.stderr(`created a new ledger at ${location}\nledger key: ${vkey}\n`),
       clock: this.io.now,
     });
-    const pinned = this.opts.ledgerKey ?? this.io.env.IMAGETRUST_LEDGER_KEY ?? safePolicyKey(this);
+    const witnesses = this.witnesses();
+    const pinned =
+      this.opts.ledgerKey ??
+      this.io.env.IMAGETRUST_LEDGER_KEY ??
+      safePolicyKey(this) ??
+      witnesses?.policy.logKeys[0];
     return new LedgerClient(backend, {
       state: new FileStateStore(this.paths.stateDir),
       ...(pinned ? { ledgerKey: pinned } : {}),
+      ...(witnesses ? { witnesses } : {}),
       clock: this.io.now,
     });
   }

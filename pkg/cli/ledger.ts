@@ -10,6 +10,8 @@ import { policyForSigners } from '../ledger/policy';
 import { SignerRateLimiter } from '../ledger/rate-limit';
 import { RemoteBackend } from '../ledger/remote';
 import { buildLedgerServer } from '../ledger/server';
+import { CheckpointCosigning } from '../ledger/cosigning';
+import pino from 'pino';
 import { upgradeLedger } from '../ledger/upgrade';
 import type { CliContext } from './context';
 import { withGlobalOptions, type CommandRunner } from './options';
@@ -38,6 +40,8 @@ interface ServeOptions {
   maxPerRequest?: string;
   signerRate?: string;
   signerBurst?: string;
+  witness?: string[];
+  cosignInterval?: string;
 }
 
 /** Who may append: the signers named, or anyone with --open; never everyone by accident. */
@@ -80,14 +84,23 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     onCreated: () => ctx.io.stderr(`created a new ledger at ${location}\n`),
     clock: ctx.io.now,
   });
+  const cosigning = opts.witness?.length
+    ? new CheckpointCosigning(ledger, {
+        witnesses: opts.witness,
+        intervalMs: positiveInt(opts.cosignInterval, '--cosign-interval', 300) * 1000,
+        logger: pino({ level: 'info' }, pino.destination(2)),
+      })
+    : undefined;
   const app = buildLedgerServer({
     ledger,
     allowedSigners,
+    ...(cosigning ? { cosigning } : {}),
     rateLimiter,
     maxPerKey: positiveInt(opts.maxPerKey, '--max-per-key', 10_000),
     maxPerRequest: positiveInt(opts.maxPerRequest, '--max-per-request', 1000),
   });
   const address = await app.listen({ host: opts.host, port });
+  cosigning?.start();
   const who = allowedSigners
     ? `${allowedSigners.size} signer(s) may append`
     : 'open: any correctly signed statement is accepted';
@@ -99,6 +112,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  cosigning?.stop();
   await app.close();
   await ledger.close();
   return 0;
@@ -226,6 +240,8 @@ export function registerLedgerCommands(
     .option('--max-per-request <n>', 'most statements in one request', '1000')
     .option('--signer-rate <n>', 'statements a second one signer may append', '50')
     .option('--signer-burst <n>', "a signer's burst allowance", '1000')
+    .option('--witness <url>', 'collect cosignatures from this witness (repeatable)', collect)
+    .option('--cosign-interval <seconds>', 'ask witnesses to cosign again this often, appends or not', '300')
     .action(run((ctx, opts) => serve(ctx, opts as ServeOptions)));
   withGlobalOptions(ledger.command('audit'))
     .description('recompute the log and the statement index and check every checkpoint (a file or a URL)')

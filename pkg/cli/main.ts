@@ -9,6 +9,7 @@ import { registerKeygen } from './keygen';
 import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
 import { registerVerify } from './verify';
+import { registerWitness } from './witness';
 import type { CommandRunner } from './options';
 import { VERSION } from '../version';
 
@@ -59,6 +60,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   registerKeygen(program, run);
   registerLedgerCommands(program, run);
   registerAgent(program, run);
+  registerWitness(program, run);
   return program;
 }
 

@@ -10,6 +10,14 @@ export function withGlobalOptions(cmd: Command): Command {
   return cmd
     .option('--ledger <path|url>', 'ledger file or URL of `imagetrust ledger serve` (env IMAGETRUST_LEDGER)')
     .option('--ledger-key <vkey>', 'pin the ledger checkpoint key (env IMAGETRUST_LEDGER_KEY)')
+    .option(
+      '--witness-policy <file>',
+      'witnesses whose quorum must cosign the ledger (env IMAGETRUST_WITNESS_POLICY)',
+    )
+    .option(
+      '--max-checkpoint-age <duration>',
+      'refuse a witnessed view older than this (env IMAGETRUST_MAX_CHECKPOINT_AGE; default 1h)',
+    )
     .option('--key <file>', 'signer key file (env IMAGETRUST_KEY)')
     .option(
       '--passphrase-file <file>',

@@ -17,6 +17,7 @@ import { decide, type TrustPolicy, type Verdict, type VerifiedStatement } from '
 import type { StateStore } from './state';
 import type { ImageDigest, SignedStatement } from './statement';
 import { VerificationCache, verifyExtends, verifyKeyAnswer } from './verifier';
+import { checkWitnesses, type WitnessPolicy } from './witness-policy';
 
 const MAX_CACHED_ANSWERS = 50_000;
 /** A signer's history about one digest that is longer than this is refused, not paged through. */
@@ -30,6 +31,8 @@ export interface LedgerClientOptions {
   /** Reuse a proven checkpoint for this long before asking the ledger again (ms). */
   checkpointMaxAge?: number;
   clock?: () => number;
+  /** Witnesses whose quorum must cosign the latest checkpoint, and how old their view may be. */
+  witnesses?: { policy: WitnessPolicy; maxAgeMs: number };
 }
 
 export interface VerifiedLookup {
@@ -176,6 +179,16 @@ export class LedgerClient {
       const snapshot = this.backend.latestWithCounts
         ? await this.backend.latestWithCounts()
         : { checkpoint: await this.backend.latestCheckpoint() };
+      // Witnesses first: a checkpoint no quorum vouches for is not even remembered.
+      const { witnesses } = this.options;
+      if (witnesses) {
+        checkWitnesses(
+          snapshot.checkpoint,
+          witnesses.policy,
+          Math.floor(this.clock() / 1000),
+          Math.floor(witnesses.maxAgeMs / 1000),
+        );
+      }
       const { checkpoint, behind } = await this.accept(snapshot.checkpoint);
       if (
         'entries' in snapshot &&
@@ -199,6 +212,64 @@ export class LedgerClient {
         );
       }
     }
+  }
+
+  /**
+   * Gossip: proves that a checkpoint another party proved (a peer agent) and the newest one
+   * this client proved are of one history — the ledger must give the consistency proof from
+   * the smaller to the larger. Two histories are LEDGER_INCONSISTENT with both checkpoints.
+   * The other party's checkpoint is not adopted: witnesses and freshness still apply to ours.
+   */
+  async crossCheck(note: string): Promise<{ ours: SignedCheckpoint; theirs: SignedCheckpoint }> {
+    const { verifier, origin } = await this.trustAnchor();
+    const theirs = this.open(note, verifier, origin);
+    const ours = this.proven?.checkpoint ?? (await this.latest());
+    const evidence = { details: { ours: ours.note, theirs: theirs.note } };
+    if (theirs.size === ours.size) {
+      const sameIndex = !theirs.indexRoot || !ours.indexRoot || theirs.indexRoot.equals(ours.indexRoot);
+      if (!theirs.rootHash.equals(ours.rootHash) || !sameIndex) {
+        throw new ImagetrustError(
+          'LEDGER_INCONSISTENT',
+          `split view: two different checkpoints of tree size ${ours.size}`,
+          evidence,
+        );
+      }
+      return { ours, theirs };
+    }
+    const [small, large] = theirs.size < ours.size ? [theirs, ours] : [ours, theirs];
+    let proof: Buffer[];
+    try {
+      proof = await this.backend.consistencyProof(small.size, large.size);
+    } catch (err) {
+      if (isImagetrustError(err) && (err.code === 'LEDGER_UNREACHABLE' || err.code === 'LEDGER_BAD_RESPONSE'))
+        throw err;
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        `split view: the ledger cannot prove tree size ${small.size} a prefix of ${large.size}`,
+        {
+          cause: err,
+          ...evidence,
+        },
+      );
+    }
+    try {
+      verifyExtends(small, large, proof);
+    } catch (err) {
+      throw new ImagetrustError(
+        'LEDGER_INCONSISTENT',
+        `split view: checkpoints of tree sizes ${small.size} and ${large.size} are of two histories`,
+        {
+          cause: err,
+          ...evidence,
+        },
+      );
+    }
+    return { ours, theirs };
+  }
+
+  /** The newest checkpoint this client proved, if any (what it gossips). */
+  get newest(): SignedCheckpoint | undefined {
+    return this.proven?.checkpoint;
   }
 
   /** A historical checkpoint, proven to be a prefix of the latest. */

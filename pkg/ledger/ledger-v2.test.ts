@@ -412,6 +412,32 @@ describe('ledger upgrade from imagetrust 0.1', () => {
   });
 });
 
+describe('lookups are bounded and paged', () => {
+  it('a client follows the pages of a long history over HTTP, and a page never exceeds the limit', async (t) => {
+    const { ledger } = await ledgerWithUntrust(t);
+    const w = new Words();
+    const long = digestOf('long');
+    const batch = Array.from(
+      { length: 1205 },
+      (_, i) => w.next(alice, long, i % 2 === 0 ? 'trusted' : 'untrusted').envelope,
+    );
+    for (let i = 0; i < batch.length; i += 500) await ledger.append(batch.slice(i, i + 500));
+    const server = buildLedgerServer({ ledger, allowedSigners: undefined });
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+    const page = await server.inject({
+      method: 'GET',
+      url: `/api/v1/lookup/${long}/${alice.keyId}?limit=5000`,
+    });
+    assert.equal(JSON.parse(page.body).entries.length, 1000);
+    const client = new LedgerClient(new RemoteBackend(url), { state: new MemoryStateStore() });
+    const answer = await client.verify(long, onlyAlice);
+    assert.equal(answer.statements.length, 1205);
+    assert.equal(answer.verdict.status, 'trusted'); // sequence 1205 is a trust (i = 1204 is even)
+  });
+});
+
 describe('remote audit', () => {
   it('recomputes log and index over the API, page by page', async (t) => {
     const { ledger } = await ledgerWithUntrust(t);

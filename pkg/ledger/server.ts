@@ -8,6 +8,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import { LOOKUP_PAGE, MAX_BATCH, type Ledger } from './log';
+import type { CheckpointCosigning } from './cosigning';
 import type { SignerRateLimiter } from './rate-limit';
 import { isSignerKeyId, parseImageDigest } from './statement';
 import { LEDGER_API, encodeKeyLookup } from './wire';
@@ -24,6 +25,8 @@ export interface LedgerServerOptions {
   maxPerKey?: number;
   /** Most statements in one request. */
   maxPerRequest?: number;
+  /** Witness cosignatures: the latest checkpoint is served with them. */
+  cosigning?: CheckpointCosigning;
   logger?: boolean | object;
 }
 
@@ -95,7 +98,8 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
           ? await ledger.checkpointAtTime(time)
           : await ledger.latestCheckpoint();
     if (!cp) throw new ImagetrustError('NOT_FOUND', 'no checkpoint at or before that point');
-    return reply.type('text/plain; charset=utf-8').send(cp.note);
+    const note = options.cosigning ? options.cosigning.cosignedNote(cp) : cp.note;
+    return reply.type('text/plain; charset=utf-8').send(note);
   });
 
   app.get(`${LEDGER_API}/checkpoints`, async (req) => {
@@ -156,6 +160,7 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
       ...(options.maxPerKey !== undefined ? { maxPerKey: options.maxPerKey } : {}),
       ...(options.rateLimiter ? { admit: (signers: string[]) => options.rateLimiter?.charge(signers) } : {}),
     });
+    void options.cosigning?.round();
     return { firstIndex, checkpoint: checkpoint.note };
   });
 

@@ -33,7 +33,16 @@ export class BuiltinVerifier implements Verifier {
   /** Asks the ledger for its newest checkpoint; lookups until the next epoch use that one. */
   async epoch(): Promise<Epoch> {
     const cp = await this.client.latest({ refresh: true });
-    return { key: `${cp.origin} ${cp.size} ${cp.rootHash.toString('base64')}`, treeSize: cp.size };
+    return {
+      key: `${cp.origin} ${cp.size} ${cp.rootHash.toString('base64')}`,
+      treeSize: cp.size,
+      note: cp.note,
+    };
+  }
+
+  /** Gossip: is a peer's newest checkpoint of the same history as ours? */
+  crossCheck(note: string): Promise<unknown> {
+    return this.client.crossCheck(note);
   }
 
   async verify(target: VerifyTarget): Promise<Verification> {

@@ -36,6 +36,8 @@ export interface Verification {
 export interface Epoch {
   key: string;
   treeSize?: number;
+  /** The ledger's signed checkpoint (what agents gossip). */
+  note?: string;
 }
 
 export interface Verifier {

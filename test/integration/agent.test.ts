@@ -4,7 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadOnlyDocker } from '../../pkg/docker/engine';
 import { isImagetrustError } from '../../pkg/errors';
@@ -342,6 +342,60 @@ describe('an agent behind a hostile ledger', () => {
     } finally {
       await victim.stop();
       await hostile.stop();
+    }
+  });
+});
+
+describe('gossip between agents', () => {
+  it('finds a ledger that shows two nodes two histories, with both checkpoints, a metric and the API', async () => {
+    // The operator runs a second ledger with the same key for node B only (a split view).
+    const forkHome = mkdtempSync(join(work, 'fork-'));
+    copyFileSync(join(ledgerHome, 'ledger.db.key'), join(forkHome, 'ledger.db.key'));
+    const fork = await startLedgerServer(forkHome);
+    const forkSigner = cliFor(mkdtempSync(join(work, 'fork-signer-')), engineB.host, {
+      IMAGETRUST_LEDGER: fork.url,
+    });
+    await forkSigner(['keygen']);
+    for (const d of ['1', '2', '3'])
+      assert.equal((await forkSigner(['sign', '--hash', `sha256:${d.repeat(64)}`])).code, 0);
+    const misled = await startAgentProcess({
+      work,
+      dockerHost: engineB.host,
+      args: ['--node', 'node-b', '--ledger', fork.url, '--signer', signerId, '--resync', '1'],
+    });
+    const checker = await startAgentProcess({
+      work,
+      dockerHost: engineA.host,
+      args: [
+        '--node',
+        'node-a',
+        '--ledger',
+        ledger.url,
+        '--signer',
+        signerId,
+        '--resync',
+        '1',
+        '--peer',
+        misled.url,
+      ],
+    });
+    try {
+      const found = await waitFor(
+        'a split view',
+        async () => {
+          const r = await checker.get('/api/v1/ledger/split-views');
+          return r.body.total >= 1 ? r.body : undefined;
+        },
+        30_000,
+        200,
+      );
+      assert.match(found.splitViews[0].message, /split view/);
+      assert.match(found.splitViews[0].ours, /\n\d+\n/);
+      assert.match(found.splitViews[0].theirs, /\n3\n/);
+      const metrics = await checker.get('/metrics');
+      assert.match(metrics.body as string, /imagetrust_ledger_split_view_total\{node="node-a"\} 1/);
+    } finally {
+      await Promise.allSettled([checker.stop(), misled.stop(), fork.stop()]);
     }
   });
 });

@@ -16,6 +16,7 @@ export type HostileMode =
   | 'other-digest'
   | 'index-mismatch'
   | 'stale-checkpoint'
+  | 'freeze'
   | 'inclusion-proof-short'
   | 'inclusion-proof-long'
   | 'index-proof-short'
@@ -58,12 +59,18 @@ async function indexWithout(upstream: string, omit: number): Promise<MemoryIndex
 export async function startHostileLedger(
   upstream: string,
   mode: HostileMode,
-  options: { otherDigest?: string; staleSize?: number } = {},
+  options: { otherDigest?: string; staleSize?: number; frozenNote?: string } = {},
 ): Promise<HostileLedger> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       let path = req.url ?? '/';
       const lookup = LOOKUP.exec(path);
+      if (mode === 'freeze' && path === '/api/v1/checkpoint' && options.frozenNote) {
+        // A ledger frozen in the past: its old checkpoint, with the old cosignatures it had.
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(options.frozenNote);
+        return;
+      }
       if (lookup && mode === 'other-digest' && options.otherDigest)
         path = path.replace(lookup[1] as string, options.otherDigest);
       if (mode === 'stale-checkpoint' && path === '/api/v1/checkpoint')
