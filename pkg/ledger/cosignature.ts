@@ -11,9 +11,8 @@
 
 import type { KeyObject } from 'node:crypto';
 import { ImagetrustError } from '../errors';
-import { ed25519Sign, ed25519Verify, publicKeyFromRaw, rawPublicKey } from './ed25519';
-import { sha256 } from './merkle';
-import { isValidKeyName } from './note';
+import { ed25519Sign, rawPublicKey } from './ed25519';
+import { isValidKeyName, keyIdFor, parseVkey, vkeyOf } from './note';
 
 export const ALG_COSIGNATURE = 0x04;
 const SIG_PREFIX = '\u2014 ';
@@ -38,12 +37,11 @@ function keyInvalid(message: string): ImagetrustError {
 }
 
 export function cosignerKeyId(name: string, raw: Uint8Array): Buffer {
-  return sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, ALG_COSIGNATURE]), raw).subarray(0, 4);
+  return keyIdFor(name, ALG_COSIGNATURE, raw);
 }
 
 export function cosignerVkey(name: string, raw: Uint8Array): string {
-  const key = Buffer.concat([Buffer.from([ALG_COSIGNATURE]), raw]).toString('base64');
-  return `${name}+${cosignerKeyId(name, raw).toString('hex')}+${key}`;
+  return vkeyOf(name, ALG_COSIGNATURE, raw);
 }
 
 /** The bytes a witness signs for `checkpointText` (the note text: body and extension lines). */
@@ -71,26 +69,7 @@ export function cosigner(name: string, privateKey: KeyObject): Cosigner {
 
 /** Parses a witness vkey (type 0x04); every malformed part is KEY_INVALID. */
 export function cosignatureVerifier(vkey: string): CosignatureVerifier {
-  const parts = vkey.trim().split('+');
-  if (parts.length < 3) throw keyInvalid('a witness key has the form name+keyid+key');
-  const [name, idHex] = parts as [string, string];
-  const keyB64 = parts.slice(2).join('+');
-  if (!isValidKeyName(name)) throw keyInvalid('witness key has an invalid name');
-  if (!/^[0-9a-f]{8}$/.test(idHex)) throw keyInvalid('witness key id is not 8 hex digits');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyB64)) throw keyInvalid('witness key is not base64');
-  const key = Buffer.from(keyB64, 'base64');
-  if (key.length !== 33 || key[0] !== ALG_COSIGNATURE)
-    throw keyInvalid('witness key is not a timestamped Ed25519 cosignature key (type 0x04)');
-  const raw = key.subarray(1);
-  const keyId = cosignerKeyId(name, raw);
-  if (keyId.toString('hex') !== idHex) throw keyInvalid('witness key id does not match its key');
-  const publicKey = publicKeyFromRaw(raw);
-  return {
-    name,
-    keyId,
-    vkey: `${name}+${idHex}+${keyB64}`,
-    verify: (message, signature) => ed25519Verify(publicKey, message, signature),
-  };
+  return parseVkey(vkey, ALG_COSIGNATURE, 'witness key');
 }
 
 /** The note's text and its signature lines, unverified: what cosignature checking starts from. */

@@ -37,17 +37,24 @@ export function isValidKeyName(name: string): boolean {
   return name.length > 0 && !/[\s+]/u.test(name) && !/[\p{Cc}]/u.test(name);
 }
 
+/** A signed-note key id: SHA-256(name ‖ 0x0A ‖ key type ‖ public key)[0:4]. */
+export function keyIdFor(name: string, type: number, rawPublicKeyBytes: Uint8Array): Buffer {
+  return sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, type]), rawPublicKeyBytes).subarray(0, 4);
+}
+
 export function noteKeyId(name: string, rawPublicKeyBytes: Uint8Array): Buffer {
-  return sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, ALG_ED25519]), rawPublicKeyBytes).subarray(
-    0,
-    4,
-  );
+  return keyIdFor(name, ALG_ED25519, rawPublicKeyBytes);
+}
+
+/** A vkey: `<name>+<hex key id>+<base64(key type ‖ public key)>`. */
+export function vkeyOf(name: string, type: number, rawPublicKeyBytes: Uint8Array): string {
+  const id = keyIdFor(name, type, rawPublicKeyBytes).toString('hex');
+  const key = Buffer.concat([Buffer.from([type]), rawPublicKeyBytes]).toString('base64');
+  return `${name}+${id}+${key}`;
 }
 
 export function vkeyFor(name: string, rawPublicKeyBytes: Uint8Array): string {
-  const id = noteKeyId(name, rawPublicKeyBytes).toString('hex');
-  const key = Buffer.concat([Buffer.from([ALG_ED25519]), rawPublicKeyBytes]).toString('base64');
-  return `${name}+${id}+${key}`;
+  return vkeyOf(name, ALG_ED25519, rawPublicKeyBytes);
 }
 
 export function noteSigner(name: string, privateKey: KeyObject): NoteSigner {
@@ -57,28 +64,38 @@ export function noteSigner(name: string, privateKey: KeyObject): NoteSigner {
   return { name, keyId, sign: (message) => ed25519Sign(privateKey, message) };
 }
 
-/** Parses a vkey string; every malformed part is a KEY_INVALID error. */
-export function noteVerifier(vkey: string): NoteVerifier {
+export interface ParsedVkey {
+  readonly name: string;
+  readonly keyId: Buffer;
+  readonly vkey: string;
+  verify(message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/**
+ * Parses a vkey of one key type (0x01 note signatures, 0x04 timestamped cosignatures); every
+ * malformed part is a KEY_INVALID error that names `what`.
+ */
+export function parseVkey(vkey: string, type: number, what = 'verifier key'): ParsedVkey {
   // The key data is base64 and may itself hold '+': split at the first two only.
   const text = vkey.trim();
   const first = text.indexOf('+');
   const second = first < 0 ? -1 : text.indexOf('+', first + 1);
-  if (second < 0) throw new ImagetrustError('KEY_INVALID', 'a verifier key has the form name+keyid+key');
+  if (second < 0) throw new ImagetrustError('KEY_INVALID', `a ${what} has the form name+keyid+key`);
   const name = text.slice(0, first);
   const idHex = text.slice(first + 1, second);
   const keyB64 = text.slice(second + 1);
-  if (!isValidKeyName(name)) throw new ImagetrustError('KEY_INVALID', 'verifier key has an invalid name');
+  if (!isValidKeyName(name)) throw new ImagetrustError('KEY_INVALID', `${what} has an invalid name`);
   if (!/^[0-9a-f]{8}$/.test(idHex))
-    throw new ImagetrustError('KEY_INVALID', 'verifier key id is not 8 hex digits');
-  if (!BASE64.test(keyB64)) throw new ImagetrustError('KEY_INVALID', 'verifier key is not base64');
+    throw new ImagetrustError('KEY_INVALID', `${what} id is not 8 hex digits`);
+  if (!BASE64.test(keyB64)) throw new ImagetrustError('KEY_INVALID', `${what} is not base64`);
   const key = Buffer.from(keyB64, 'base64');
-  if (key.length !== 33 || key[0] !== ALG_ED25519) {
-    throw new ImagetrustError('KEY_INVALID', 'verifier key is not an Ed25519 key');
+  if (key.length !== 33 || key[0] !== type) {
+    throw new ImagetrustError('KEY_INVALID', `${what} is not an Ed25519 key of type 0x0${type}`);
   }
   const raw = key.subarray(1);
-  const keyId = noteKeyId(name, raw);
+  const keyId = keyIdFor(name, type, raw);
   if (keyId.toString('hex') !== idHex)
-    throw new ImagetrustError('KEY_INVALID', 'verifier key id does not match its key');
+    throw new ImagetrustError('KEY_INVALID', `${what} id does not match its key`);
   const publicKey = publicKeyFromRaw(raw);
   return {
     name,
@@ -86,6 +103,11 @@ export function noteVerifier(vkey: string): NoteVerifier {
     vkey: `${name}+${idHex}+${keyB64}`,
     verify: (message, signature) => ed25519Verify(publicKey, message, signature),
   };
+}
+
+/** Parses a note verifier key (type 0x01); every malformed part is a KEY_INVALID error. */
+export function noteVerifier(vkey: string): NoteVerifier {
+  return parseVkey(vkey, ALG_ED25519);
 }
 
 function checkText(text: string): void {

@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS entries (
   leaf BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_by_key ON entries (ikey, idx);
-CREATE INDEX IF NOT EXISTS entries_by_sid ON entries (sid);
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL,
   idx INTEGER NOT NULL,
