@@ -123,6 +123,15 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
     if (problems.length < MAX_PROBLEMS) problems.push(p);
   };
   const describe = (err: unknown): string => (isImagetrustError(err) ? err.message : String(err));
+  /** A read that fails is a problem to report, not the end of the audit. */
+  const attempt = async <T>(what: string, read: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await read();
+    } catch (err) {
+      report(`${what}: ${describe(err)}`);
+      return fallback;
+    }
+  };
 
   let latestSize = 0;
   try {
@@ -132,8 +141,15 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
   }
   let total = latestSize;
   if (source.local) {
-    const counts = await source.local.entryCount();
-    if (counts.entries !== latestSize)
+    const counts = await attempt(
+      'counting the entries',
+      () => (source.local as NonNullable<AuditSource['local']>).entryCount(),
+      {
+        entries: -1,
+        maxIndex: -1,
+      },
+    );
+    if (counts.entries >= 0 && counts.entries !== latestSize)
       report(`storage holds ${counts.entries} entries, the latest checkpoint ${latestSize}`);
     total = Math.max(total, counts.maxIndex + 1);
     for (const p of await source.local.integrityCheck()) report(`SQLite: ${p}`);
@@ -141,7 +157,7 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
 
   const checkpoints: { size: number; note: string }[] = [];
   for (let from = 0; ;) {
-    const page = await source.checkpoints(from, pageSize);
+    const page = await attempt('reading the checkpoints', () => source.checkpoints(from, pageSize), []);
     if (page.length === 0) break;
     checkpoints.push(...page);
     const last = page[page.length - 1]?.size ?? from;
@@ -167,7 +183,12 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
     { index: number; leaf: Buffer; columns?: StoredColumns } | undefined
   > => {
     if (buffered.length === 0 && cursor < total) {
-      buffered = await source.entries(cursor, Math.min(pageSize, total - cursor));
+      const start = cursor;
+      buffered = await attempt(
+        `reading entries from ${start}`,
+        () => source.entries(start, Math.min(pageSize, total - start)),
+        [],
+      );
       cursor += Math.max(buffered.length, 1);
     }
     return buffered.shift();
@@ -193,7 +214,14 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
       report(`entry ${row.index}: ${describe(err)}`);
     }
     const { nodes, root } = appendToTree(size, [leafHash], (id) => frontier.get(nodeKey(id)) as Buffer);
-    const stored = source.local ? await source.local.logNodes(nodes.map((n) => n.id)) : undefined;
+    const local = source.local;
+    const stored = local
+      ? await attempt(
+          'reading tree nodes',
+          () => local.logNodes(nodes.map((n) => n.id)),
+          new Map<string, Buffer>(),
+        )
+      : undefined;
     for (const n of nodes) {
       frontier.set(nodeKey(n.id), n.hash);
       if (!stored) continue;
@@ -242,12 +270,23 @@ export async function audit(source: AuditSource, options: AuditOptions = {}): Pr
       report(`checkpoint at size ${cp.size}: ${describe(err)}`);
     }
     if (!source.local) return;
-    const storedRoot = await source.local.indexRoot(cp.size);
+    const local = source.local;
+    const storedRoot = await attempt(
+      `reading the index root of size ${cp.size}`,
+      () => local.indexRoot(cp.size),
+      undefined,
+    );
     if (!storedRoot) report(`index root for size ${cp.size} is missing`);
     else if (!storedRoot.equals(index.rootHash))
       report(`stored index root for size ${cp.size} does not match the entries`);
     const stored = new Map(
-      (await source.local.indexNodesWrittenAt(cp.size)).map((n) => [n.id.toString('hex'), n]),
+      (
+        await attempt(
+          `reading the index nodes of size ${cp.size}`,
+          () => local.indexNodesWrittenAt(cp.size),
+          [],
+        )
+      ).map((n) => [n.id.toString('hex'), n]),
     );
     for (const n of written) {
       const s = stored.get(n.id.toString('hex'));
