@@ -32,7 +32,10 @@ import { signStatement, type ImageDigest } from '../pkg/ledger/statement';
 import { encodeKeyLookup } from '../pkg/ledger/wire';
 
 const MAX = Number(process.env.BENCH_MAX ?? 100_000);
-const SIZES = [1_000, 10_000, 100_000, 1_000_000].filter((n) => n <= MAX);
+const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000,1000000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n <= MAX);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 const LOOKUPS = Number(process.env.BENCH_LOOKUPS ?? 5_000);
 const FLOOD = Number(process.env.BENCH_FLOOD ?? 100_000);
@@ -125,6 +128,7 @@ function currentImpl(): Impl {
       return signed.envelope;
     },
     async open(path) {
+      last.clear(); // every ledger starts each signer's order afresh
       const ledger = await openLocalLedger(path, { synchronous: SYNC });
       return wrap(ledger);
     },

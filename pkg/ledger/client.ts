@@ -61,6 +61,8 @@ export class LedgerClient {
   /** The checkpoint this client trusted before it last moved forward: lookups prove the index extends it. */
   private previous: SignedCheckpoint | undefined;
   private readonly cache: VerificationCache;
+  /** Whole lookups (digest, signers, checkpoint): the warm path. */
+  private readonly lookups = new Map<string, Omit<VerifiedLookup, 'latest'>>();
   private readonly answers = new Map<
     string,
     { statements: VerifiedStatement[]; proofs: Map<number, Buffer[]>; proof: IndexProof }
@@ -307,21 +309,27 @@ export class LedgerClient {
     const since =
       at === undefined && this.previous && this.previous.size < checkpoint.size ? this.previous : undefined;
     const unique = [...new Set(signers)];
+    // What a log holds below a proven size never changes: a proven answer stays true.
+    const cacheKey = `${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}|${unique.join(',')}`;
+    const cached = this.lookups.get(cacheKey);
+    if (cached) return { ...cached, latest };
     const answers = await Promise.all(
       unique.map((signer) => this.signerAnswer(signer, digest, checkpoint, since)),
     );
     const statements = answers.flatMap((a) => a.statements).sort((a, b) => a.index - b.index);
     const proofs = new Map<number, Buffer[]>();
     for (const a of answers) for (const [i, p] of a.proofs) proofs.set(i, p);
-    return {
+    const found = {
       digest,
       checkpoint,
-      latest,
       signers: unique,
       statements,
       proofs,
       indexProofs: new Map(answers.map((a, i) => [unique[i] as string, a.proof])),
     };
+    if (this.lookups.size >= MAX_CACHED_ANSWERS) this.lookups.clear();
+    this.lookups.set(cacheKey, found);
+    return { ...found, latest };
   }
 
   /** One signer's proven, complete answer; what a log holds below a proven size never changes, so it is cached. */
