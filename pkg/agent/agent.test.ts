@@ -14,7 +14,13 @@ import { History } from './history';
 import { NodeMonitor } from './monitor';
 import { ownContainerMatcher } from './self';
 import { assertCode } from '../testing/assert-code';
-import { tempDir } from '../testing/fixtures';
+import { digestOf, generateSignerKey, tempDir, Words } from '../testing/fixtures';
+import { LocalBackend } from '../ledger/backend';
+import { LedgerClient } from '../ledger/client';
+import { openLocalLedger } from '../ledger/open';
+import { policyForSigners } from '../ledger/policy';
+import { MemoryStateStore } from '../ledger/state';
+import { BuiltinVerifier } from '../verify/builtin';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
@@ -189,6 +195,35 @@ describe('NodeMonitor', () => {
     await monitor.pass();
     assert.equal(monitor.state().ledger?.error, undefined);
     assert.equal(monitor.containers()[0]?.status, 'trusted');
+  });
+
+  it('reports the tree size of a real ledger whose origin and root hold "/" (a structured epoch)', async (t) => {
+    const dir = tempDir(t);
+    const ledger = await openLocalLedger(join(dir, 'ledger.db'), { origin: 'example.com/ledgers/prod' });
+    const key = generateSignerKey();
+    const w = new Words();
+    let size = 0;
+    // Append until the root's base64 holds a '/', as most roots eventually do.
+    while (!(await ledger.latestCheckpoint()).note.split('\n')[2]?.includes('/')) {
+      await ledger.append([w.next(key, digestOf(`e${size}`), 'trusted').envelope]);
+      size += 1;
+    }
+    const client = new LedgerClient(new LocalBackend(ledger), { state: new MemoryStateStore() });
+    const builtin = new BuiltinVerifier(client, policyForSigners([key.keyId]));
+    const docker = new FakeDocker();
+    docker.run('c1', 'a', 'x', D('a'));
+    const monitor = new NodeMonitor({
+      node: 'n1',
+      docker,
+      verifier: builtin,
+      logger,
+      resyncMs: 3_600_000,
+      cacheTtlMs: 60_000,
+    });
+    await monitor.pass();
+    assert.equal(monitor.state().ledger?.treeSize, size);
+    assert.match(monitor.state().ledger?.note ?? '', /^example\.com\/ledgers\/prod\n/);
+    await builtin.close();
   });
 
   it('an engine event starts a pass', async () => {

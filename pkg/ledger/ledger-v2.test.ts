@@ -16,7 +16,7 @@ import { readKeyFile } from './keys';
 import type { KeyLookup, Ledger, LookupOptions } from './log';
 import { hashLeaf } from './merkle';
 import { noteSigner } from './note';
-import { openLocalLedger } from './open';
+import { openBackend, openLocalLedger } from './open';
 import { advanceKey } from './ordering';
 import { policyForSigners } from './policy';
 import { SignerRateLimiter } from './rate-limit';
@@ -435,6 +435,20 @@ describe('lookups are bounded and paged', () => {
     const answer = await client.verify(long, onlyAlice);
     assert.equal(answer.statements.length, 1205);
     assert.equal(answer.verdict.status, 'trusted'); // sequence 1205 is a trust (i = 1204 is even)
+  });
+});
+
+describe('ledger locations', () => {
+  it('refuses a URL of an unknown scheme instead of creating a file named after it', async (t) => {
+    const dir = tempDir(t);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    t.after(() => process.chdir(cwd));
+    for (const location of ['postgres://imagetrust@127.0.0.1/ledger', 'file:ledger.db', 'sqlite:///x.db']) {
+      await assertRejectsCode(() => openBackend(location), 'USAGE');
+    }
+    assert.equal(existsSync(join(dir, 'postgres:')), false);
+    assert.ok((await openBackend(join(dir, 'plain.db'))) instanceof LocalBackend);
   });
 });
 

@@ -24,7 +24,22 @@ export function isRemoteLocation(location: string): boolean {
   return /^https?:\/\//i.test(location);
 }
 
+/**
+ * A ledger location is an http(s) URL or a file path; anything that looks like another URL
+ * (postgres://…, file:…) is refused rather than taken as a path to create.
+ */
+export function checkLedgerLocation(location: string): void {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(location)?.[1];
+  if (scheme && scheme.length > 1 && !/^https?$/i.test(scheme)) {
+    throw new ImagetrustError(
+      'USAGE',
+      `unsupported ledger location ${JSON.stringify(location.slice(0, 100))}: use a file path or an http(s) URL of "imagetrust ledger serve" (${scheme}: is not supported)`,
+    );
+  }
+}
+
 export async function openLocalLedger(path: string, options: OpenLocalOptions = {}): Promise<Ledger> {
+  checkLedgerLocation(path);
   const file = resolve(path);
   const keyPath = options.keyPath ?? `${file}.key`;
   const existed = existsSync(file);

@@ -346,6 +346,39 @@ describe('an agent behind a hostile ledger', () => {
   });
 });
 
+describe('an agent with a witness policy', () => {
+  it('reports containers unknown when no witness quorum cosigned the ledger, never trusted', async () => {
+    const witnessKey = join(work, 'absent-witness.key');
+    const k = await cliFor(work, engineA.host)(['witness', 'keygen', 'absent.example', '--key', witnessKey]);
+    assert.equal(k.code, 0, k.stderr);
+    const policy = join(work, 'witness-policy.txt');
+    writeFileSync(policy, `witness w1 ${k.stdout.trim()}\nquorum w1\n`);
+    const strict = await startAgentProcess({
+      work,
+      dockerHost: engineA.host,
+      args: [
+        '--node',
+        'node-a',
+        '--ledger',
+        ledger.url,
+        '--signer',
+        signerId,
+        '--witness-policy',
+        policy,
+        '--resync',
+        '2',
+      ],
+    });
+    try {
+      const c = await waitForStatus(strict, 'node-a', 'a-trusted', 'unknown');
+      assert.match(c.reason ?? '', /WITNESS_QUORUM/);
+      assert.ok((await containersOf(strict)).every((x) => x.status !== 'trusted'));
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe('gossip between agents', () => {
   it('finds a ledger that shows two nodes two histories, with both checkpoints, a metric and the API', async () => {
     // The operator runs a second ledger with the same key for node B only (a split view).
