@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { ImagetrustError } from '../../errors';
 import type { IndexProof } from '../index-proof';
 import {
+  idKey,
   proveIndex,
   rootHashOf,
   runSync,
@@ -305,11 +306,11 @@ export class SqliteStore implements LedgerStore {
       const row = this.stmt.leafAt.get(id.subarray(1), version);
       return row && toLeaf(row);
     }
-    const hit = cached ? this.innerCache.get(id.toString('hex')) : undefined;
+    const hit = cached ? this.innerCache.get(idKey(id)) : undefined;
     if (hit) return hit;
     const row = this.stmt.innerAt.get(id, version);
     const node = row && toInner(row);
-    if (node && cached && node.bit < CACHED_BITS) this.innerCache.set(id.toString('hex'), node);
+    if (node && cached && node.bit < CACHED_BITS) this.innerCache.set(idKey(id), node);
     return node;
   }
 
@@ -389,7 +390,7 @@ export class SqliteStore implements LedgerStore {
     try {
       const { output, written } = run.immediate();
       for (const n of written)
-        if (n.kind === 'inner' && n.bit < CACHED_BITS) this.innerCache.set(n.id.toString('hex'), n);
+        if (n.kind === 'inner' && n.bit < CACHED_BITS) this.innerCache.set(idKey(n.id), n);
       this.cacheSize = output.checkpoint.size;
       return output;
     } catch (err) {

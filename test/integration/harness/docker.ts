@@ -106,6 +106,9 @@ export async function startEngine(name = 'node'): Promise<Engine> {
     dir,
     docker: cli(host),
     async stop() {
+      // Remove the containers first: a daemon stopped with hundreds of them running can be
+      // killed before it has stopped them, leaving their shims and processes behind.
+      await removeAllContainers(host);
       await stopDaemon();
       await unmountUnder(dir);
       try {
@@ -123,6 +126,16 @@ export async function startEngine(name = 'node'): Promise<Engine> {
       daemon?.child.kill('SIGCONT');
     },
   };
+}
+
+async function removeAllContainers(host: string): Promise<void> {
+  const docker = cli(host);
+  try {
+    const ids = (await docker(['ps', '-aq'])).split('\n').filter(Boolean);
+    for (let i = 0; i < ids.length; i += 100) await docker(['rm', '-f', ...ids.slice(i, i + 100)]);
+  } catch (err) {
+    console.error(`# could not remove the containers of ${host}: ${(err as Error).message}`);
+  }
 }
 
 /** `docker run -d --network none` of a test container (stopped within a second when asked). */
