@@ -6,6 +6,7 @@ import {
   openStatementAsync,
   PAYLOAD_TYPE,
   PREDICATE_TYPE,
+  signStatement,
   validateAttributes,
 } from './statement';
 import { assertCode } from '../testing/assert-code';
@@ -103,6 +104,33 @@ describe('statements v2 (in-toto Statement v1 in DSSE)', () => {
       'STATEMENT_INVALID',
     );
     assertCode(() => openStatement(Buffer.from('[1]')), 'STATEMENT_INVALID');
+  });
+
+  it('names each malformed field of an envelope and a statement', () => {
+    const base = {
+      digest: app,
+      name: 'x',
+      status: 'trusted' as const,
+      signer: alice.keyId,
+      time: '2026-01-01T00:00:00Z',
+      metadata: {},
+      sequence: 1,
+    };
+    for (const metadata of [{ repoTags: [1] }, { size: -1 }, { labels: { a: 1 } }, { os: 5 }]) {
+      assertCode(
+        () => signStatement({ ...base, metadata: metadata as never }, alice.privateKey),
+        'STATEMENT_INVALID',
+      );
+    }
+    assertCode(() => signStatement({ ...base, time: 'yesterday' }, alice.privateKey), 'STATEMENT_INVALID');
+    const env = envelopeOf(statementFor(alice, app, 'trusted').envelope);
+    const bytes = (doc: unknown) => Buffer.from(JSON.stringify(doc));
+    assertCode(() => openStatement(bytes({ ...env, signatures: [] })), 'STATEMENT_INVALID');
+    assertCode(() => openStatement(bytes({ ...env, signatures: [{ keyid: 5 }] })), 'STATEMENT_INVALID');
+    assertCode(
+      () => openStatement(bytes({ ...env, payload: Buffer.from('not json').toString('base64') })),
+      'STATEMENT_INVALID',
+    );
   });
 
   it('checks evidence attributes', () => {

@@ -13,6 +13,7 @@ import { advanceKey } from './ordering';
 import { decide, parsePolicy, policyForSigners, VCN_LEVEL } from './policy';
 import { openStatement, type SignedStatement } from './statement';
 import { indexRootOf, VerificationCache, verifyEntries, verifyExtends, verifyKeyAnswer } from './verifier';
+import { decodeKeyLookup } from './wire';
 import { assertCode, assertRejectsCode } from '../testing/assert-code';
 import { digestOf, generateSignerKey, Words } from '../testing/fixtures';
 
@@ -29,9 +30,13 @@ function build(statements: SignedStatement[]) {
   const hashes = leaves.map((l) => hashLeaf(l));
   const index = new MemoryIndex();
   const checkpoints: SignedCheckpoint[] = [];
-  const roots: Buffer[] = [];
   statements.forEach((s, i) => {
-    const o = openStatement(s.envelope);
+    let o: SignedStatement;
+    try {
+      o = openStatement(s.envelope);
+    } catch {
+      o = s; // not a statement (a tampered entry): logged, indexed under its claimed statement
+    }
     index.update([
       {
         key: indexKey(o.statement.signer, o.statement.digest),
@@ -43,7 +48,6 @@ function build(statements: SignedStatement[]) {
           ),
       },
     ]);
-    roots.push(index.rootHash);
     checkpoints.push(
       signCheckpoint(
         {
@@ -128,6 +132,15 @@ describe('verifyKeyAnswer', () => {
     );
     const garbage = { ...l.prove(0, 4), leaf: Buffer.from('{}') };
     await assertRejectsCode(() => verifyEntries([garbage], cp, app), 'PROOF_INVALID');
+    // A logged entry that is not a valid statement, with a valid inclusion proof: tampered storage.
+    const bogus = build([
+      s[0] as SignedStatement,
+      { ...(s[1] as SignedStatement), envelope: Buffer.from('{"not":"a statement"}') },
+    ]);
+    await assertRejectsCode(
+      () => verifyEntries([bogus.prove(1, 2)], bogus.checkpoints[1] as SignedCheckpoint, app),
+      'LEDGER_TAMPERED',
+    );
     const noIndex = { ...cp, indexRoot: undefined } as SignedCheckpoint;
     assertCode(() => indexRootOf(noIndex), 'LEDGER_UPGRADE_NEEDED');
   });
@@ -219,5 +232,43 @@ describe('trust policy', () => {
     assert.equal(decide([at(0, a1), at(1, b1), at(2, b2)], policy).status, 'unsupported');
     assert.equal(decide([at(0, a1)], policyForSigners([bob.keyId])).status, 'unknown');
     assert.equal(decide([], policy).level, VCN_LEVEL.UNKNOWN);
+  });
+});
+
+describe('the wire format read back from an untrusted server', () => {
+  it('refuses every malformed lookup answer as LEDGER_BAD_RESPONSE', () => {
+    const good = { size: 1, offset: 0, proof: { steps: [] }, entries: [] };
+    assert.equal(decodeKeyLookup(good, 10).size, 1);
+    for (const bad of [
+      null,
+      { ...good, entries: 'x' },
+      { ...good, size: -1 },
+      { ...good, proof: { steps: [{ bit: 1, sibling: '!!' }] } },
+      { ...good, proof: { steps: [], leaf: 'x' } },
+      { ...good, since: 5 },
+      { ...good, entries: [{ index: 0, leaf: 'AA==', proof: 'x' }] },
+      { ...good, entries: Array.from({ length: 11 }, () => ({ index: 0, leaf: '', proof: [] })) },
+    ]) {
+      assertCode(() => decodeKeyLookup(bad, 10), 'LEDGER_BAD_RESPONSE');
+    }
+  });
+
+  it('a lower-level trusted signer yields to a higher-level one', () => {
+    const w = new Words();
+    const a = w.next(alice, app, 'trusted');
+    const b = w.next(bob, app, 'trusted');
+    const at = (i: number, st: SignedStatement) => ({
+      index: i,
+      leafHash: hashLeaf(st.envelope),
+      id: st.id,
+      statement: st.statement,
+    });
+    const policy = parsePolicy({
+      signers: [
+        { keyId: alice.keyId, level: 1 },
+        { keyId: bob.keyId, level: 3 },
+      ],
+    });
+    assert.equal(decide([at(0, a), at(1, b)], policy).signer?.keyId, bob.keyId);
   });
 });

@@ -73,6 +73,8 @@ describe('cosignatures (C2SP tlog-cosignature v1)', () => {
       'WITNESS_INVALID',
     );
     assertCode(() => cosignatureVerifier(ledger.info.vkey), 'KEY_INVALID');
+    assertCode(() => cosigner('bad name', newKey()), 'KEY_INVALID');
+    assertCode(() => w1.sign(text, -1), 'KEY_INVALID');
   });
 });
 
@@ -94,7 +96,11 @@ describe('witness policies (C2SP tlog-policy)', () => {
   });
 
   it('names every malformed line', () => {
+    assert.deepEqual(parseWitnessPolicy(`log ${'x+00000000+AA'} https://l\nquorum none`).logKeys, [
+      'x+00000000+AA',
+    ]);
     for (const bad of [
+      'log\nquorum none',
       'quorum nobody',
       'group g 2 w1',
       `witness w1 ${ws[0]!.vkey}\ngroup g 3 w1\nquorum g`,
@@ -164,6 +170,8 @@ describe('witness add-checkpoint: every answer of REFERENCE §7', () => {
     assert.equal((await post(request(2, [], cp2.note))).statusCode, 409);
     // Malformed, unknown log, wrong key.
     assert.equal((await post('nonsense')).statusCode, 400);
+    assert.equal((await post(`old 0\n\n${cp4.note.replace(/\n4\n/, '\nfour\n')}`)).statusCode, 403);
+    assert.equal((await post(`old 0\n\n${ledger.info.origin}\nnot a checkpoint`)).statusCode, 400);
     assert.equal((await post(`old 0\nnot-base64\n\n${cp4.note}`)).statusCode, 400);
     const stranger = await openLocalLedger(join(tempDir(t), 'other.db'));
     t.after(() => stranger.close());
@@ -239,6 +247,13 @@ describe('witness add-checkpoint: every answer of REFERENCE §7', () => {
         leaf: e.index === 2 ? w.next(alice, digestOf('q'), 'trusted').envelope : e.leaf,
       }));
     const liar = witnessFor(ledger, new MemoryWitnessState(), lying);
+    const broken: EntrySource = async () => {
+      throw new Error('connection reset');
+    };
+    const cut = await witnessFor(ledger, new MemoryWitnessState(), broken).witness.addCheckpoint(
+      request(0, [], (await ledger.latestCheckpoint()).note),
+    );
+    assert.deepEqual([cut.status, /cannot recompute/.test(cut.body)], [422, true]);
     const refused = await liar.witness.addCheckpoint(request(0, [], (await ledger.latestCheckpoint()).note));
     assert.equal(refused.status, 422);
     const proof = await ledger.consistencyProof(2, 3);
