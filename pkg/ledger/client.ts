@@ -61,6 +61,12 @@ export class LedgerClient {
   /** The checkpoint this client trusted before it last moved forward: lookups prove the index extends it. */
   private previous: SignedCheckpoint | undefined;
   private readonly cache: VerificationCache;
+  /** Per policy object: its signer ids and the verdicts of the lookups it made (pure, so kept). */
+  private readonly verdicts = new WeakMap<
+    TrustPolicy,
+    { signers: string[]; verdicts: Map<string, Verdict> }
+  >();
+  private readonly checkpointKeys = new WeakMap<SignedCheckpoint, string>();
   /** Whole lookups (digest, signers, checkpoint): the warm path. */
   private readonly lookups = new Map<string, Omit<VerifiedLookup, 'latest'>>();
   private readonly answers = new Map<
@@ -304,15 +310,32 @@ export class LedgerClient {
    * (or a historical) checkpoint. Statements of other signers are never fetched.
    */
   async lookup(digest: ImageDigest, signers: string[], at?: CheckpointQuery): Promise<VerifiedLookup> {
+    return (await this.keyedLookup(digest, signers, at)).found;
+  }
+
+  private checkpointKey(cp: SignedCheckpoint): string {
+    let key = this.checkpointKeys.get(cp);
+    if (key === undefined) {
+      key = `${cp.size}:${cp.rootHash.toString('base64')}`;
+      this.checkpointKeys.set(cp, key);
+    }
+    return key;
+  }
+
+  private async keyedLookup(
+    digest: ImageDigest,
+    signers: string[],
+    at?: CheckpointQuery,
+  ): Promise<{ found: VerifiedLookup; key: string }> {
     const latest = await this.latest();
     const checkpoint = at === undefined ? latest : await this.historical(at, latest);
     const since =
       at === undefined && this.previous && this.previous.size < checkpoint.size ? this.previous : undefined;
-    const unique = [...new Set(signers)];
+    const unique = signers.length === 1 ? signers : [...new Set(signers)];
     // What a log holds below a proven size never changes: a proven answer stays true.
-    const cacheKey = `${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}|${unique.join(',')}`;
+    const cacheKey = `${digest}@${this.checkpointKey(checkpoint)}|${unique.join(',')}`;
     const cached = this.lookups.get(cacheKey);
-    if (cached) return { ...cached, latest };
+    if (cached) return { found: { ...cached, latest }, key: cacheKey };
     const answers = await Promise.all(
       unique.map((signer) => this.signerAnswer(signer, digest, checkpoint, since)),
     );
@@ -329,7 +352,7 @@ export class LedgerClient {
     };
     if (this.lookups.size >= MAX_CACHED_ANSWERS) this.lookups.clear();
     this.lookups.set(cacheKey, found);
-    return { ...found, latest };
+    return { found: { ...found, latest }, key: cacheKey };
   }
 
   /** One signer's proven, complete answer; what a log holds below a proven size never changes, so it is cached. */
@@ -388,12 +411,19 @@ export class LedgerClient {
   }
 
   async verify(digest: ImageDigest, policy: TrustPolicy, at?: CheckpointQuery): Promise<VerifiedAnswer> {
-    const found = await this.lookup(
-      digest,
-      policy.signers.map((s) => s.keyId),
-      at,
-    );
-    return { ...found, verdict: decide(found.statements, policy) };
+    let memo = this.verdicts.get(policy);
+    if (!memo) {
+      memo = { signers: policy.signers.map((s) => s.keyId), verdicts: new Map() };
+      this.verdicts.set(policy, memo);
+    }
+    const { found, key } = await this.keyedLookup(digest, memo.signers, at);
+    let verdict = memo.verdicts.get(key);
+    if (!verdict) {
+      verdict = decide(found.statements, policy);
+      if (memo.verdicts.size >= MAX_CACHED_ANSWERS) memo.verdicts.clear();
+      memo.verdicts.set(key, verdict);
+    }
+    return { ...found, verdict };
   }
 
   /** Where a signer's next statement about `digest` goes in its own order (statement.ts). */
