@@ -20,14 +20,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cleanup() {
-  # Anything the test harness started under /tmp/itd-* and did not stop.
+  # The tests run in a process group of their own (setsid below): stop exactly that group.
+  # Never by name: a real agent or ledger may run on this machine.
+  if [ -n "${tests_pid:-}" ]; then
+    kill -TERM -- "-$tests_pid" 2>/dev/null || true
+    sleep 1
+    kill -KILL -- "-$tests_pid" 2>/dev/null || true
+  fi
+  # Servers that leave their group (dockerd's containerd) are found by the test's own temp folders.
   pkill -f -- '--data-root /tmp/itd-' 2>/dev/null || true
   pkill -f -- '/tmp/itd-.*containerd' 2>/dev/null || true
-  pkill -f -- 'docker-registry serve /tmp/itd-' 2>/dev/null || true
-  pkill -f -- 'imagetrust.js ledger serve' 2>/dev/null || true
-  pkill -f -- 'imagetrust.js agent' 2>/dev/null || true
-  pkill -f -- 'influxd -config /tmp/itd-' 2>/dev/null || true
-  pkill -f -- '--config.file=/tmp/itd-prometheus' 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -35,4 +37,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build
-npm test
+setsid npm test &
+tests_pid=$!
+wait "$tests_pid"
