@@ -104,8 +104,8 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    // Health and the witness endpoint are public: a ledger server has no agent token.
-    if (!expected || req.url === '/healthz' || req.url === '/add-checkpoint') return;
+    // Routes marked public (health; the witness endpoint, as a ledger server has no agent token).
+    if (!expected || (req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
     if (!bearerMatches(req.headers.authorization, expected)) {
       await reply
         .code(401)
@@ -114,7 +114,11 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     }
   });
 
-  app.get('/healthz', async () => ({ ok: true, node: agent.nodeName, status: agent.monitor.state().status }));
+  app.get('/healthz', { config: { public: true } }, async () => ({
+    ok: true,
+    node: agent.nodeName,
+    status: agent.monitor.state().status,
+  }));
 
   app.get(API, async () => ({
     api: API_VERSION,

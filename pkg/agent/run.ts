@@ -199,7 +199,7 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
         splitViews: gossip?.splitViews ?? [],
       }));
       if (witness) {
-        a.post('/add-checkpoint', async (req, reply) => {
+        a.post('/add-checkpoint', { config: { public: true } }, async (req, reply) => {
           const result = await witness.addCheckpoint(typeof req.body === 'string' ? req.body : '');
           return reply.code(result.status).type(result.contentType).send(result.body);
         });

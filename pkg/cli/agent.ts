@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadAgentConfig, type RawConfig } from '../agent/config';
 import { startAgent } from '../agent/run';
 import type { CliContext } from './context';
-import { withGlobalOptions, type CommandRunner } from './options';
+import { untilStopped, withGlobalOptions, type CommandRunner } from './options';
 
 interface AgentFlags {
   config?: string;
@@ -77,10 +77,7 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
   const config = loadAgentConfig({ flags: raw, env: ctx.io.env });
   const running = await startAgent(config, { env: ctx.io.env });
   ctx.io.stderr(`imagetrust agent for node ${config.node} listening on ${running.address}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  await untilStopped();
   await running.close();
   return 0;
 }

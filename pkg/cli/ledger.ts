@@ -14,7 +14,7 @@ import { CheckpointCosigning } from '../ledger/cosigning';
 import pino from 'pino';
 import { upgradeLedger } from '../ledger/upgrade';
 import type { CliContext } from './context';
-import { withGlobalOptions, type CommandRunner } from './options';
+import { untilStopped, withGlobalOptions, type CommandRunner } from './options';
 
 function localLocation(ctx: CliContext, what: string): string {
   const location = ctx.ledgerLocation;
@@ -107,11 +107,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   ctx.io.stderr(
     `ledger ${ledger.info.origin} (${location}) listening on ${address}; ${who}\nledger key: ${ledger.info.vkey}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilStopped();
   cosigning?.stop();
   await app.close();
   await ledger.close();

@@ -25,3 +25,11 @@ export function withGlobalOptions(cmd: Command): Command {
     )
     .addOption(new Option('-o, --output <format>', 'output format: json or text').default(''));
 }
+
+/** Resolves on the first SIGTERM or SIGINT: how every long-running command waits to stop. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+}

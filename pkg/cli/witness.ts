@@ -12,7 +12,7 @@ import { buildWitnessServer } from '../witness/server';
 import { FileWitnessState } from '../witness/state';
 import { Witness } from '../witness/witness';
 import type { CliContext } from './context';
-import type { CommandRunner } from './options';
+import { untilStopped, type CommandRunner } from './options';
 
 async function keygen(ctx: CliContext, name: string, opts: { key?: string }): Promise<number> {
   if (!opts.key) throw new ImagetrustError('USAGE', 'witness keygen needs --key FILE');
@@ -60,10 +60,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
         ? `this key also vouches for the statement index, recomputed from ${opts.verifyIndex}: use it for nothing else\n`
         : ''),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  await untilStopped();
   await app.close();
   return 0;
 }

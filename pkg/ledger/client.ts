@@ -69,10 +69,6 @@ export class LedgerClient {
   private readonly checkpointKeys = new WeakMap<SignedCheckpoint, string>();
   /** Whole lookups (digest, signers, checkpoint): the warm path. */
   private readonly lookups = new Map<string, Omit<VerifiedLookup, 'latest'>>();
-  private readonly answers = new Map<
-    string,
-    { statements: VerifiedStatement[]; proofs: Map<number, Buffer[]>; proof: IndexProof }
-  >();
   private readonly clock: () => number;
 
   constructor(
@@ -275,11 +271,6 @@ export class LedgerClient {
     return { ours, theirs };
   }
 
-  /** The newest checkpoint this client proved, if any (what it gossips). */
-  get newest(): SignedCheckpoint | undefined {
-    return this.proven?.checkpoint;
-  }
-
   /** A historical checkpoint, proven to be a prefix of the latest. */
   async historical(query: CheckpointQuery, latest: SignedCheckpoint): Promise<SignedCheckpoint> {
     const { verifier, origin } = await this.trustAnchor();
@@ -355,16 +346,13 @@ export class LedgerClient {
     return { found: { ...found, latest }, key: cacheKey };
   }
 
-  /** One signer's proven, complete answer; what a log holds below a proven size never changes, so it is cached. */
+  /** One signer's proven, complete answer (cached by the lookup that asked for it). */
   private async signerAnswer(
     signer: string,
     digest: ImageDigest,
     checkpoint: SignedCheckpoint,
     since: SignedCheckpoint | undefined,
   ): Promise<{ statements: VerifiedStatement[]; proofs: Map<number, Buffer[]>; proof: IndexProof }> {
-    const key = `${signer}/${digest}@${checkpoint.size}:${checkpoint.rootHash.toString('base64')}`;
-    const cached = this.answers.get(key);
-    if (cached) return cached;
     const first = await this.backend.lookup(signer, digest, checkpoint.size, {
       ...(since ? { since: since.size } : {}),
     });
@@ -400,14 +388,7 @@ export class LedgerClient {
       digest,
       this.cache,
     );
-    const answer = {
-      statements,
-      proofs: new Map(entries.map((e) => [e.index, e.proof])),
-      proof: first.proof,
-    };
-    if (this.answers.size >= MAX_CACHED_ANSWERS) this.answers.clear();
-    this.answers.set(key, answer);
-    return answer;
+    return { statements, proofs: new Map(entries.map((e) => [e.index, e.proof])), proof: first.proof };
   }
 
   async verify(digest: ImageDigest, policy: TrustPolicy, at?: CheckpointQuery): Promise<VerifiedAnswer> {

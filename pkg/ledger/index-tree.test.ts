@@ -183,8 +183,9 @@ describe('crit-bit statement index', () => {
       { key: key(1), apply: bump },
     ]);
     assert.deepEqual(seen, [undefined, undefined, 1]);
-    assert.equal(index.find(key(1))?.value.count, 2);
-    assert.equal(index.find(key(3)), undefined);
+    const found = verifyIndexProof(key(1), index.prove(key(1)), index.rootHash);
+    assert.equal(found.present && found.value.count, 2);
+    assert.deepEqual(verifyIndexProof(key(3), index.prove(key(3)), index.rootHash), { present: false });
   });
 
   it('reports a node the store lost as tampered, and works over an asynchronous store', async () => {

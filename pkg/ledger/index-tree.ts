@@ -197,17 +197,6 @@ export function* proveIndex(root: ChildRef | undefined, key: Buffer): TreeOp<Ind
   return { steps, leaf: { key: node.key, count: node.value.count, chain: node.value.chain } };
 }
 
-/** The state stored for `key`, if any, found by walking from the root. */
-export function* findKey(root: ChildRef | undefined, key: Buffer): TreeOp<KeyState | undefined> {
-  if (!root) return undefined;
-  let node = checked(root.id, yield root.id);
-  while (node.kind === 'inner') {
-    const next = keyBit(key, node.bit) === 0 ? node.left.id : node.right.id;
-    node = checked(next, yield next);
-  }
-  return node.key.equals(key) ? node : undefined;
-}
-
 export function runSync<T>(op: TreeOp<T>, read: (id: Buffer) => TreeNode | undefined): T {
   let step = op.next();
   while (!step.done) step = op.next(read(step.value));
@@ -243,10 +232,6 @@ export class MemoryIndex {
 
   prove(key: Buffer): IndexProof {
     return runSync(proveIndex(this.root, key), this.read);
-  }
-
-  find(key: Buffer): KeyState | undefined {
-    return runSync(findKey(this.root, key), this.read);
   }
 
   /** Keys in the tree: a crit-bit tree has one inner node fewer than it has leaves. */

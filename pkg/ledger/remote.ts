@@ -6,7 +6,7 @@ import { ERROR_CODES, ImagetrustError, type ErrorCode } from '../errors';
 import type { CheckpointQuery, LedgerBackend } from './backend';
 import { LOOKUP_PAGE, type KeyLookup, type LedgerInfo, type LookupOptions } from './log';
 import type { ImageDigest } from './statement';
-import { LEDGER_API, decodeBase64, decodeHashes, decodeKeyLookup } from './wire';
+import { LEDGER_API, decodeCheckpointPage, decodeHashes, decodeKeyLookup, decodeLeafPage } from './wire';
 
 export interface RemoteBackendOptions {
   timeoutMs?: number;
@@ -152,26 +152,15 @@ export class RemoteBackend implements LedgerBackend {
   }
 
   async entries(start: number, limit: number): Promise<{ index: number; leaf: Buffer }[]> {
-    const doc = await this.json(`${LEDGER_API}/entries?start=${start}&limit=${limit}`);
-    if (!Array.isArray(doc.entries) || doc.entries.length > LOOKUP_PAGE)
-      throw bad('ledger entries answer is malformed');
-    return doc.entries.map((e: unknown, i: number) => {
-      const o = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
-      if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index)) throw bad(`entry ${i} has no index`);
-      return { index: o.index, leaf: decodeBase64(o.leaf, `entry ${i} leaf`) };
-    });
+    return decodeLeafPage(
+      await this.json(`${LEDGER_API}/entries?start=${start}&limit=${limit}`),
+      LOOKUP_PAGE,
+    );
   }
 
   async checkpoints(fromSize: number, limit: number): Promise<{ size: number; note: string }[]> {
     const doc = await this.json(`${LEDGER_API}/checkpoints?from=${fromSize}&limit=${limit}`);
-    if (!Array.isArray(doc.checkpoints) || doc.checkpoints.length > LOOKUP_PAGE)
-      throw bad('ledger checkpoints answer is malformed');
-    return doc.checkpoints.map((c: unknown, i: number) => {
-      const o = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
-      if (typeof o.size !== 'number' || !Number.isSafeInteger(o.size) || typeof o.note !== 'string')
-        throw bad(`checkpoint ${i} is malformed`);
-      return { size: o.size, note: o.note };
-    });
+    return decodeCheckpointPage(doc, LOOKUP_PAGE);
   }
 
   async consistencyProof(first: number, second: number): Promise<Buffer[]> {

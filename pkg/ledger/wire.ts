@@ -132,3 +132,23 @@ export function decodeKeyLookup(value: unknown, limit: number): KeyLookup {
     entries: value.entries.map(decodeEntry),
   };
 }
+
+/** A page of raw entries, as `GET /entries` answers it (for auditors). */
+export function decodeLeafPage(value: unknown, limit: number): { index: number; leaf: Buffer }[] {
+  if (!isObject(value) || !Array.isArray(value.entries) || value.entries.length > limit)
+    throw bad('ledger entries answer is malformed');
+  return value.entries.map((e: unknown, i) => {
+    if (!isObject(e)) throw bad(`entry ${i} is malformed`);
+    return { index: count(e.index, `entry ${i} index`), leaf: decodeBase64(e.leaf, `entry ${i} leaf`) };
+  });
+}
+
+/** A page of signed checkpoints, as `GET /checkpoints` answers it (for auditors). */
+export function decodeCheckpointPage(value: unknown, limit: number): { size: number; note: string }[] {
+  if (!isObject(value) || !Array.isArray(value.checkpoints) || value.checkpoints.length > limit)
+    throw bad('ledger checkpoints answer is malformed');
+  return value.checkpoints.map((c: unknown, i) => {
+    if (!isObject(c) || typeof c.note !== 'string') throw bad(`checkpoint ${i} is malformed`);
+    return { size: count(c.size, `checkpoint ${i} size`), note: c.note };
+  });
+}

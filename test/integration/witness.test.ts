@@ -38,6 +38,26 @@ const dir = (name: string): string => mkdtempSync(join(work, `${name}-`));
 const healthy = (url: string) =>
   waitFor(url, async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined));
 
+/** `ledger serve` of the ledger in `home`, asking every witness to cosign each second. */
+function serveLedger(home: string, port: number): Background {
+  return startBackground(
+    process.execPath,
+    [
+      BIN,
+      'ledger',
+      'serve',
+      '--open',
+      '--port',
+      String(port),
+      '--cosign-interval',
+      '1',
+      ...witnesses.flatMap((w) => ['--witness', w.url]),
+    ],
+    join(home, 'serve.log'),
+    env(home),
+  );
+}
+
 function startWitness(w: { name: string; port: number; key: string }): Background {
   return startBackground(
     process.execPath,
@@ -86,22 +106,7 @@ before(async () => {
     witnesses.push({ ...w, proc: startWitness(w) });
   }
   await Promise.all(witnesses.map((w) => healthy(w.url)));
-  ledger = startBackground(
-    process.execPath,
-    [
-      BIN,
-      'ledger',
-      'serve',
-      '--open',
-      '--port',
-      String(ledgerPort),
-      '--cosign-interval',
-      '1',
-      ...witnesses.flatMap((w) => ['--witness', w.url]),
-    ],
-    join(ledgerHome, 'serve.log'),
-    env(ledgerHome),
-  );
+  ledger = serveLedger(ledgerHome, ledgerPort);
   await healthy(ledgerUrl);
   policyFile = join(work, 'witnesses.txt');
   writeFileSync(
@@ -193,22 +198,7 @@ describe('a ledger cosigned by witnesses', () => {
     copyFileSync(join(ledgerHome, 'ledger.db.key'), join(forkHome, 'ledger.db.key'));
     const port = await freePort();
     const forkUrl = `http://127.0.0.1:${port}`;
-    const fork = startBackground(
-      process.execPath,
-      [
-        BIN,
-        'ledger',
-        'serve',
-        '--open',
-        '--port',
-        String(port),
-        '--cosign-interval',
-        '1',
-        ...witnesses.flatMap((w) => ['--witness', w.url]),
-      ],
-      join(forkHome, 'serve.log'),
-      env(forkHome),
-    );
+    const fork = serveLedger(forkHome, port);
     try {
       await healthy(forkUrl);
       // In the fork the image was signed and never untrusted; it grows past the real ledger.

@@ -315,12 +315,11 @@ export class SqliteStore implements LedgerStore {
   }
 
   /** Makes the cache hold the latest nodes of a tree of `size` (called inside a transaction). */
-  private cacheAt(size: number): true {
+  private cacheAt(size: number): void {
     if (this.cacheSize !== size) {
       this.innerCache.clear();
       this.cacheSize = size;
     }
-    return true;
   }
 
   private indexHead(size: number): ChildRef | undefined | null {
@@ -365,8 +364,8 @@ export class SqliteStore implements LedgerStore {
         key: l.key,
         apply: (old: Parameters<AppendInput['advance']>[0]) => input.advance(old, i, size + i),
       }));
-      const cached = this.cacheAt(size);
-      const index = runSync(updateIndex(head, updates), (id) => this.readIndexNode(id, LATEST, cached));
+      this.cacheAt(size);
+      const index = runSync(updateIndex(head, updates), (id) => this.readIndexNode(id, LATEST, true));
       const newSize = size + input.leaves.length;
       input.leaves.forEach((l, i) =>
         this.stmt.insertEntry.run(size + i, l.digest, l.signer, l.key, l.id, l.leaf),
@@ -430,7 +429,8 @@ export class SqliteStore implements LedgerStore {
       const head = this.indexHead(size);
       if (head === null) throw new ImagetrustError('NOT_FOUND', `no index for tree size ${size}`);
       const latest = this.stmt.latest.get()?.size;
-      const cached = latest === size && this.cacheAt(size);
+      const cached = latest === size;
+      if (cached) this.cacheAt(size);
       return runSync(proveIndex(head, key), (id) => this.readIndexNode(id, size, cached));
     });
     return guarded('ledger read failed', () => read());
