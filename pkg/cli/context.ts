@@ -6,7 +6,8 @@ import { ImagetrustError } from '../errors';
 import { ReadOnlyDocker } from '../docker/engine';
 import { LedgerClient } from '../ledger/client';
 import { readPublicKeyId, readSignerKey, type SignerKey } from '../ledger/keys';
-import { openBackend } from '../ledger/open';
+import { openBackend, type OpenLocalOptions } from '../ledger/open';
+import { isPostgresLocation, redactUrl } from '../postgres/database';
 import { policyForSigners, type TrustPolicy } from '../ledger/policy';
 import {
   DEFAULT_MAX_CHECKPOINT_AGE_S,
@@ -20,6 +21,7 @@ import { defaultPaths } from '../paths';
 
 export interface GlobalOptions {
   ledger?: string;
+  checkpointKey?: string;
   ledgerKey?: string;
   witnessPolicy?: string;
   maxCheckpointAge?: string;
@@ -57,6 +59,22 @@ export class CliContext {
 
   get ledgerLocation(): string {
     return this.opts.ledger ?? this.io.env.IMAGETRUST_LEDGER ?? this.paths.ledger;
+  }
+
+  /** The checkpoint key file of a PostgreSQL ledger (a file ledger keeps its own beside it). */
+  get checkpointKeyPath(): string | undefined {
+    return this.opts.checkpointKey ?? (this.io.env.IMAGETRUST_CHECKPOINT_KEY || undefined);
+  }
+
+  /** How to open the ledger this process reads or writes directly. */
+  localOpenOptions(): OpenLocalOptions {
+    const keyPath = this.checkpointKeyPath;
+    return {
+      ...(keyPath && isPostgresLocation(this.ledgerLocation) ? { keyPath } : {}),
+      onCreated: (vkey) =>
+        this.io.stderr(`created a new ledger at ${redactUrl(this.ledgerLocation)}\nledger key: ${vkey}\n`),
+      clock: this.io.now,
+    };
   }
 
   get keyPath(): string {
@@ -102,10 +120,7 @@ export class CliContext {
 
   async ledgerClient(): Promise<LedgerClient> {
     const location = this.ledgerLocation;
-    const backend = await openBackend(location, {
-      onCreated: (vkey) => this.io.stderr(`created a new ledger at ${location}\nledger key: ${vkey}\n`),
-      clock: this.io.now,
-    });
+    const backend = await openBackend(location, this.localOpenOptions());
     const witnesses = this.witnesses();
     const pinned =
       this.opts.ledgerKey ??

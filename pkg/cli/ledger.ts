@@ -5,6 +5,8 @@ import { SingleBar } from 'cli-progress';
 import { ImagetrustError } from '../errors';
 import { audit as runAudit, localAuditSource, remoteAuditSource, type AuditReport } from '../ledger/audit';
 import { isRemoteLocation, openLocalLedger } from '../ledger/open';
+import { copyLedger } from '../ledger/copy';
+import { isPostgresLocation, redactUrl } from '../postgres/database';
 import { parsePolicyFile } from '../ledger/policy-file';
 import { policyForSigners } from '../ledger/policy';
 import { SignerRateLimiter } from '../ledger/rate-limit';
@@ -80,10 +82,13 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     burst: positiveInt(opts.signerBurst, '--signer-burst', Math.max(1000, perSecond)),
   });
   const location = localLocation(ctx, 'ledger serve');
-  const ledger = await openLocalLedger(location, {
-    onCreated: () => ctx.io.stderr(`created a new ledger at ${location}\n`),
-    clock: ctx.io.now,
-  });
+  if (isPostgresLocation(location) && !ctx.checkpointKeyPath) {
+    throw new ImagetrustError(
+      'USAGE',
+      'ledger serve of a PostgreSQL ledger needs its checkpoint key: --checkpoint-key FILE (env IMAGETRUST_CHECKPOINT_KEY), the same file for every server of that ledger',
+    );
+  }
+  const ledger = await openLocalLedger(location, ctx.localOpenOptions());
   const cosigning = opts.witness?.length
     ? new CheckpointCosigning(ledger, {
         witnesses: opts.witness,
@@ -105,7 +110,7 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     ? `${allowedSigners.size} signer(s) may append`
     : 'open: any correctly signed statement is accepted';
   ctx.io.stderr(
-    `ledger ${ledger.info.origin} (${location}) listening on ${address}; ${who}\nledger key: ${ledger.info.vkey}\n`,
+    `ledger ${ledger.info.origin} (${redactUrl(location)}) listening on ${address}; ${who}\nledger key: ${ledger.info.vkey}\n`,
   );
   await untilStopped();
   cosigning?.stop();
@@ -169,6 +174,31 @@ async function audit(ctx: CliContext): Promise<number> {
     bar.stop();
     printReport(ctx, report);
     return report.problems.length === 0 ? 0 : new ImagetrustError('LEDGER_TAMPERED', 'audit failed').exitCode;
+  } finally {
+    bar.stop();
+  }
+}
+
+interface CopyOptions {
+  from: string;
+  to: string;
+}
+
+async function copy(ctx: CliContext, opts: CopyOptions): Promise<number> {
+  const bar = progressBar(ctx, 'copying');
+  try {
+    const result = await copyLedger(opts.from, opts.to, {
+      ...(ctx.checkpointKeyPath ? { keyPath: ctx.checkpointKeyPath } : {}),
+      onProgress: bar.update,
+    });
+    bar.stop();
+    if (ctx.json) ctx.io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      ctx.io.stdout(
+        `copied ${opts.from} to ${redactUrl(opts.to)}: ${result.entries} entries, ${result.checkpoints} checkpoints, every one identical to the original; the audit of the copy found no problem\nserve it with: imagetrust ledger serve --ledger ${redactUrl(opts.to)} --checkpoint-key ${result.keyPath}\n`,
+      );
+    }
+    return 0;
   } finally {
     bar.stop();
   }
@@ -242,6 +272,13 @@ export function registerLedgerCommands(
   withGlobalOptions(ledger.command('audit'))
     .description('recompute the log and the statement index and check every checkpoint (a file or a URL)')
     .action(run((ctx) => audit(ctx)));
+  withGlobalOptions(ledger.command('copy'))
+    .description(
+      'copy a ledger (a file) into an empty one (a postgres:// URL) with the same key and checkpoints, then audit the copy',
+    )
+    .requiredOption('--from <file>', 'the ledger to copy (it is only read)')
+    .requiredOption('--to <url>', 'the empty ledger to fill (postgres://…)')
+    .action(run((ctx, opts) => copy(ctx, opts as CopyOptions)));
   withGlobalOptions(ledger.command('upgrade'))
     .description(
       'rebuild an imagetrust 0.1 ledger file into format 2 (with its statement index), then audit it',

@@ -8,7 +8,14 @@ export type CommandRunner = (ctx: CliContext, ...args: unknown[]) => Promise<num
 /** Adds the options every command understands. */
 export function withGlobalOptions(cmd: Command): Command {
   return cmd
-    .option('--ledger <path|url>', 'ledger file or URL of `imagetrust ledger serve` (env IMAGETRUST_LEDGER)')
+    .option(
+      '--ledger <path|url>',
+      'ledger file, postgres:// URL, or URL of `imagetrust ledger serve` (env IMAGETRUST_LEDGER)',
+    )
+    .option(
+      '--checkpoint-key <file>',
+      "the ledger's own checkpoint key, for a ledger in PostgreSQL this process writes to (env IMAGETRUST_CHECKPOINT_KEY)",
+    )
     .option('--ledger-key <vkey>', 'pin the ledger checkpoint key (env IMAGETRUST_LEDGER_KEY)')
     .option(
       '--witness-policy <file>',

@@ -444,10 +444,16 @@ describe('ledger locations', () => {
     const cwd = process.cwd();
     process.chdir(dir);
     t.after(() => process.chdir(cwd));
-    for (const location of ['postgres://imagetrust@127.0.0.1/ledger', 'file:ledger.db', 'sqlite:///x.db']) {
+    for (const location of ['mysql://imagetrust@127.0.0.1/ledger', 'file:ledger.db', 'sqlite:///x.db']) {
       await assertRejectsCode(() => openBackend(location), 'USAGE');
     }
-    assert.equal(existsSync(join(dir, 'postgres:')), false);
+    // A postgres:// URL is a PostgreSQL ledger: with no server there, it is unreachable, not a path.
+    await assertRejectsCode(
+      () => openBackend('postgres://imagetrust@127.0.0.1:1/ledger'),
+      'STORE_UNREACHABLE',
+    );
+    for (const made of ['mysql:', 'postgres:', 'file:ledger.db', 'sqlite:'])
+      assert.equal(existsSync(join(dir, made)), false, made);
     assert.ok((await openBackend(join(dir, 'plain.db'))) instanceof LocalBackend);
   });
 });

@@ -67,7 +67,8 @@ export interface LedgerInfo {
 }
 
 export interface LedgerOptions {
-  key: KeyObject;
+  /** The checkpoint key. Without it the ledger is read-only (its verifier key is read from the store). */
+  key?: KeyObject;
   /** Used when the store has no origin yet. */
   origin?: string;
   clock?: () => number;
@@ -79,12 +80,12 @@ export const DEFAULT_MAX_PER_KEY = 10_000;
 
 export class Ledger {
   readonly info: LedgerInfo;
-  private readonly signer: NoteSigner;
+  private readonly signer: NoteSigner | undefined;
 
   private constructor(
     readonly store: LedgerStore,
     info: LedgerInfo,
-    signer: NoteSigner,
+    signer: NoteSigner | undefined,
     private readonly clock: () => number,
   ) {
     this.info = info;
@@ -92,18 +93,41 @@ export class Ledger {
   }
 
   static async open(store: LedgerStore, options: LedgerOptions): Promise<Ledger> {
+    if (!options.key) return Ledger.openReadOnly(store, options);
     const raw = rawPublicKey(options.key);
     const defaultOrigin = options.origin ?? `imagetrust.ledger/${sha256(raw).subarray(0, 4).toString('hex')}`;
     const origin = await store.initMeta('origin', defaultOrigin);
+    const vkey = vkeyFor(origin, raw);
+    // The key the ledger was created with stays its key: another one would sign a second history.
+    const recorded = await store.initMeta('vkey', vkey);
+    if (recorded !== vkey) {
+      throw new ImagetrustError(
+        'KEY_INVALID',
+        `the checkpoint key given is not the key of ledger ${store.description} (${recorded})`,
+      );
+    }
     const signer = noteSigner(origin, options.key);
-    const ledger = new Ledger(
-      store,
-      { origin, vkey: vkeyFor(origin, raw) },
-      signer,
-      options.clock ?? Date.now,
-    );
+    const ledger = new Ledger(store, { origin, vkey }, signer, options.clock ?? Date.now);
     await ledger.ensureInitialCheckpoint();
     return ledger;
+  }
+
+  /** A ledger opened without its key answers reads only; it must exist already. */
+  private static async openReadOnly(store: LedgerStore, options: LedgerOptions): Promise<Ledger> {
+    const origin = await store.getMeta('origin');
+    const vkey = await store.getMeta('vkey');
+    if (!origin || !vkey || !(await store.latestCheckpoint())) {
+      throw new ImagetrustError(
+        'NOT_FOUND',
+        `${store.description} holds no ledger yet: create it with its checkpoint key (--checkpoint-key FILE with "ledger serve" or "ledger copy")`,
+      );
+    }
+    return new Ledger(store, { origin, vkey }, undefined, options.clock ?? Date.now);
+  }
+
+  /** Whether this process holds the checkpoint key (it can append). */
+  get writable(): boolean {
+    return this.signer !== undefined;
   }
 
   /** An empty ledger signs the checkpoint of size 0 so that every state is a signed one. */
@@ -115,8 +139,14 @@ export class Ledger {
     await this.appendOpened([], false, this.clock());
   }
 
-  private sign(size: number, rootHash: Buffer, indexRoot: Buffer): string {
-    return signCheckpoint({ origin: this.info.origin, size, rootHash, indexRoot }, this.signer).note;
+  private requireSigner(): NoteSigner {
+    if (!this.signer) {
+      throw new ImagetrustError(
+        'USAGE',
+        `ledger ${this.store.description} was opened without its checkpoint key: it cannot append (give --checkpoint-key FILE)`,
+      );
+    }
+    return this.signer;
   }
 
   /**
@@ -128,6 +158,7 @@ export class Ledger {
     envelopes: Buffer[],
     limits: AppendLimits = {},
   ): Promise<{ firstIndex: number; checkpoint: StoredCheckpoint }> {
+    this.requireSigner();
     if (envelopes.length === 0) throw new ImagetrustError('BAD_REQUEST', 'nothing to append');
     if (envelopes.length > MAX_BATCH)
       throw new ImagetrustError('BAD_REQUEST', `at most ${MAX_BATCH} statements per append`);
@@ -183,10 +214,12 @@ export class Ledger {
       }
       return advanceKey(old, { ...leaf.entry, index }, enforce);
     };
+    const signer = this.requireSigner();
     return this.store.append({
       leaves,
       advance,
-      sign: (size, root, indexRoot) => this.sign(size, root, indexRoot),
+      sign: (size, rootHash, indexRoot) =>
+        signCheckpoint({ origin: this.info.origin, size, rootHash, indexRoot }, signer).note,
       now,
     });
   }

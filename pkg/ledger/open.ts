@@ -1,6 +1,8 @@
-// Opens the ledger a location names: an http(s) URL is a remote `ledger serve`, anything
-// else a local SQLite file whose checkpoint key sits beside it (`<file>.key`, created with
-// the ledger and never replaced).
+// Opens the ledger a location names: an http(s) URL is a remote `ledger serve`; a
+// postgres:// URL a ledger in PostgreSQL, read directly (with its checkpoint key given as
+// `keyPath`, this process may append too; several servers share that key); anything else a
+// local SQLite file whose checkpoint key sits beside it (`<file>.key`, created with the ledger
+// and never replaced). Other URL schemes are refused.
 
 import { existsSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
@@ -11,8 +13,11 @@ import { readKeyFile, writeKeyFile } from './keys';
 import { Ledger } from './log';
 import { RemoteBackend } from './remote';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite';
+import { PostgresStore } from './store/postgres';
+import { isPostgresLocation, redactUrl } from '../postgres/database';
 
 export interface OpenLocalOptions extends SqliteStoreOptions {
+  /** The checkpoint key file; for PostgreSQL, without it the ledger is opened read-only. */
   keyPath?: string;
   origin?: string;
   clock?: () => number;
@@ -25,21 +30,63 @@ export function isRemoteLocation(location: string): boolean {
 }
 
 /**
- * A ledger location is an http(s) URL or a file path; anything that looks like another URL
- * (postgres://…, file:…) is refused rather than taken as a path to create.
+ * A ledger location is an http(s) or postgres URL or a file path; anything that looks like
+ * another URL (mysql://…, file:…) is refused rather than taken as a path to create.
  */
 export function checkLedgerLocation(location: string): void {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(location)?.[1];
-  if (scheme && scheme.length > 1 && !/^https?$/i.test(scheme)) {
+  if (scheme && scheme.length > 1 && !/^(https?|postgres(ql)?)$/i.test(scheme)) {
     throw new ImagetrustError(
       'USAGE',
-      `unsupported ledger location ${JSON.stringify(location.slice(0, 100))}: use a file path or an http(s) URL of "imagetrust ledger serve" (${scheme}: is not supported)`,
+      `unsupported ledger location ${JSON.stringify(location.slice(0, 100))}: use a file path, a postgres:// URL or an http(s) URL of "imagetrust ledger serve" (${scheme}: is not supported)`,
     );
   }
 }
 
-export async function openLocalLedger(path: string, options: OpenLocalOptions = {}): Promise<Ledger> {
-  checkLedgerLocation(path);
+/** A ledger this process reads (and, with its key, writes) directly: a file or PostgreSQL. */
+export async function openLocalLedger(location: string, options: OpenLocalOptions = {}): Promise<Ledger> {
+  checkLedgerLocation(location);
+  if (isRemoteLocation(location))
+    throw new ImagetrustError('USAGE', `${location} is a ledger server, not a ledger this process opens`);
+  return isPostgresLocation(location)
+    ? openPostgresLedger(location, options)
+    : openFileLedger(location, options);
+}
+
+async function openPostgresLedger(url: string, options: OpenLocalOptions): Promise<Ledger> {
+  const store = await PostgresStore.open(url, {
+    migrate: options.keyPath !== undefined && !options.readonly,
+  });
+  try {
+    let key;
+    let created = false;
+    if (options.keyPath !== undefined && !options.readonly) {
+      if (!existsSync(options.keyPath)) {
+        if (await store.getMeta('vkey')) {
+          throw new ImagetrustError(
+            'KEY_NOT_FOUND',
+            `ledger ${redactUrl(url)} exists but its checkpoint key ${options.keyPath} is missing`,
+          );
+        }
+        writeKeyFile(options.keyPath, generateKeyPairSync('ed25519').privateKey);
+        created = true;
+      }
+      key = readKeyFile(options.keyPath);
+    }
+    const ledger = await Ledger.open(store, {
+      ...(key ? { key } : {}),
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    if (created) options.onCreated?.(ledger.info.vkey);
+    return ledger;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+async function openFileLedger(path: string, options: OpenLocalOptions): Promise<Ledger> {
   const file = resolve(path);
   const keyPath = options.keyPath ?? `${file}.key`;
   const existed = existsSync(file);
