@@ -211,6 +211,7 @@ async function main(): Promise<void> {
       'loop/cold',
       'loop/warm',
       'agent RSS',
+      'API p99 (50 clients)',
     ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
     const fmt = (cells: string[]) =>

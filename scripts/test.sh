@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(docker.io busybox-static docker-registry tar jq influxdb prometheus docker-compose chromium)
+PACKAGES=(docker.io busybox-static docker-registry tar jq influxdb prometheus docker-compose chromium postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -16,7 +16,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
+  # Packages must not start their own servers (postgresql would start a cluster on 5432): the
+  # tests start private ones. policy-rc.d answering 101 tells Debian's scripts not to start them.
+  had_policy=""; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+  [ -n "$had_policy" ] || { printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod +x /usr/sbin/policy-rc.d; }
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$had_policy" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 cleanup() {
@@ -30,6 +35,7 @@ cleanup() {
   # Servers that leave their group (dockerd's containerd) are found by the test's own temp folders.
   pkill -f -- '--data-root /tmp/itd-' 2>/dev/null || true
   pkill -f -- '/tmp/itd-.*containerd' 2>/dev/null || true
+  pkill -f -- '-D /tmp/itd-pg-' 2>/dev/null || true
 }
 trap cleanup EXIT
 

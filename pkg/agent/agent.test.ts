@@ -2,8 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import pino from 'pino';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { ImagetrustError } from '../errors';
 import type { ContainerSummary, DockerReader, ImageInspect } from '../docker/engine';
 import { unknown, type Epoch, type Verification, type Verifier, type VerifyTarget } from '../verify/verifier';
@@ -11,7 +13,10 @@ import { Agent } from './agent';
 import { buildAgentApi } from './api';
 import { loadAgentConfig, redactedConfig } from './config';
 import { History } from './history';
+import type { EngineSource, EngineView } from './engine-source';
+import { Fleet } from './fleet';
 import { NodeMonitor } from './monitor';
+import { historyPublisher, type NodeUpdate, type Publisher } from './publish';
 import { ownContainerMatcher } from './self';
 import { assertCode } from '../testing/assert-code';
 import { digestOf, generateSignerKey, tempDir, Words } from '../testing/fixtures';
@@ -96,19 +101,48 @@ const trusted: Verification = {
 const untrusted: Verification = { status: 'untrusted', statusCode: 1, level: 0, signer: 'k'.repeat(32) };
 const logger = pino({ level: 'silent' });
 
-function setup(history?: History) {
+function setup(options: { history?: History; publishers?: Publisher[]; fleet?: Fleet; node?: string } = {}) {
+  const { history, publishers = [], fleet } = options;
   const docker = new FakeDocker();
   const verifier = new FakeVerifier();
   const monitor = new NodeMonitor({
-    node: 'n1',
+    node: options.node ?? 'n1',
     docker,
     verifier,
     logger,
     resyncMs: 3_600_000,
     cacheTtlMs: 60_000,
-    ...(history ? { history } : {}),
+    publishers: [...(history ? [historyPublisher(history)] : []), ...publishers],
   });
-  return { docker, verifier, monitor, agent: new Agent(monitor, undefined, history) };
+  return { docker, verifier, monitor, agent: new Agent(monitor, fleet, history) };
+}
+
+/** A publisher that keeps what it is given. */
+function recorder(name = 'recorder'): Publisher & { updates: NodeUpdate[] } {
+  const updates: NodeUpdate[] = [];
+  return { name, updates, publish: (u) => void updates.push(u) };
+}
+
+/** A logger that keeps its error lines. */
+function capturingLogger(): { logger: Logger; errors: Record<string, unknown>[] } {
+  const errors: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const line = JSON.parse(chunk.toString('utf8')) as Record<string, unknown>;
+      if (line.level === 50) errors.push(line);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'error' }, stream), errors };
+}
+
+/** A URL nothing listens on (a port just given back). */
+async function closedPort(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
 }
 
 describe('NodeMonitor', () => {
@@ -256,7 +290,7 @@ describe('NodeMonitor', () => {
   it('records changes and counts in the history', async (t) => {
     const history = new History(join(tempDir(t), 'h.db'), 86_400_000);
     t.after(() => history.close());
-    const { docker, verifier, monitor } = setup(history);
+    const { docker, verifier, monitor } = setup({ history });
     docker.run('c1', 'a', 'x', D('a'));
     await monitor.pass();
     verifier.verdicts.set(D('a'), untrusted);
@@ -269,6 +303,132 @@ describe('NodeMonitor', () => {
     assert.ok(points.length >= 1);
     assert.equal(points[points.length - 1]?.total, 0);
   });
+  it('hands every pass to every publisher, also a pass that found the engine unreachable', async () => {
+    const seen = recorder();
+    const { docker, verifier, monitor } = setup({ publishers: [seen] });
+    docker.run('c1', 'web', 'x', D('a'));
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    const up = seen.updates[0] as NodeUpdate;
+    assert.equal(up.pass.ok, true);
+    assert.equal(up.node.status, 'up');
+    assert.deepEqual(up.node, { ...monitor.state(), ageSeconds: up.node.ageSeconds });
+    assert.deepEqual(
+      up.containers.map((c) => `${c.name}:${c.status}`),
+      ['web:trusted'],
+    );
+    assert.deepEqual(
+      up.changes.map((c) => c.kind),
+      ['started'],
+    );
+    assert.equal(up.pass.cacheMisses, 1);
+    docker.down = true;
+    await monitor.pass();
+    const down = seen.updates[1] as NodeUpdate;
+    assert.equal(down.pass.ok, false);
+    assert.equal(down.node.status, 'unreachable');
+    assert.match(down.node.reason ?? '', /engine is down/);
+    assert.equal(down.containers[0]?.status, 'unknown');
+    assert.match(down.containers[0]?.reason ?? '', /node unreachable: engine is down/);
+    assert.deepEqual(
+      down.changes.map((c) => c.kind),
+      ['node-unreachable', 'status'],
+    );
+    assert.deepEqual(monitor.unreachable(), { code: 'DOCKER_UNREACHABLE', message: 'engine is down' });
+  });
+
+  it('a publisher that throws or rejects is logged; the pass and the other publishers go on', async () => {
+    const { logger: log, errors } = capturingLogger();
+    const docker = new FakeDocker();
+    const verifier = new FakeVerifier();
+    const after = recorder('after');
+    const monitor = new NodeMonitor({
+      node: 'n1',
+      docker,
+      verifier,
+      logger: log,
+      resyncMs: 3_600_000,
+      cacheTtlMs: 60_000,
+      publishers: [
+        {
+          name: 'throws',
+          publish() {
+            throw new ImagetrustError('IO', 'disk full');
+          },
+        },
+        { name: 'rejects', publish: async () => Promise.reject(new ImagetrustError('IO', 'store down')) },
+        after,
+      ],
+    });
+    docker.run('c1', 'web', 'x', D('a'));
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(monitor.containers()[0]?.status, 'trusted');
+    assert.equal(after.updates.length, 1);
+    assert.deepEqual(
+      errors.map((e) => e.publisher),
+      ['throws', 'rejects'],
+    );
+    await monitor.stop();
+  });
+
+  it('closes its publishers when it stops', async () => {
+    let closed = 0;
+    const { monitor } = setup({
+      publishers: [
+        { name: 'a', publish: () => undefined, close: async () => void (closed += 1) },
+        { name: 'b', publish: () => undefined },
+      ],
+    });
+    await monitor.stop();
+    assert.equal(closed, 1);
+  });
+
+  it('takes any engine source: the judge sees only running containers and their references', async () => {
+    let view: EngineView | Error = {
+      engine: { version: 'x', apiVersion: '1' },
+      containers: [
+        {
+          id: 'p1',
+          name: 'pod',
+          imageId: D('a'),
+          image: 'app:1',
+          resolvesTo: D('b'),
+          state: 'running',
+          labels: {},
+        },
+      ],
+    };
+    const source: EngineSource = {
+      read: async () => {
+        if (view instanceof Error) throw view;
+        return view;
+      },
+      imageInfo: () => undefined,
+      follow: () => undefined,
+      stop: () => undefined,
+    };
+    const verifier = new FakeVerifier();
+    verifier.verdicts.set(D('a'), trusted);
+    const monitor = new NodeMonitor({
+      node: 'n2',
+      source,
+      verifier,
+      logger,
+      resyncMs: 1000,
+      cacheTtlMs: 1000,
+    });
+    await monitor.pass();
+    const [c] = monitor.containers();
+    assert.deepEqual([c?.status, c?.drift, c?.driftDigest, c?.image], ['trusted', true, D('b'), 'app:1']);
+    assert.deepEqual(monitor.state().engine, { version: 'x', apiVersion: '1' });
+    view = new ImagetrustError('DOCKER_ERROR', 'runtime refused');
+    await monitor.pass();
+    assert.equal(monitor.state().status, 'unreachable');
+    assert.equal(monitor.containers()[0]?.status, 'unknown');
+    assert.deepEqual(monitor.unreachable(), { code: 'DOCKER_ERROR', message: 'runtime refused' });
+  });
 });
 
 describe('agent API', () => {
@@ -279,7 +439,7 @@ describe('agent API', () => {
     verifier.verdicts.set(D('a'), trusted);
     verifier.verdicts.set(D('b'), untrusted);
     await monitor.pass();
-    return { app: buildAgentApi({ agent, ...(token ? { token } : {}) }), verifier };
+    return { app: buildAgentApi({ source: agent, ...(token ? { token } : {}) }), verifier };
   }
 
   it('answers containers, filters, nodes, images and summary', async () => {
@@ -370,6 +530,57 @@ describe('agent API', () => {
       ['web'],
     );
     assert.equal(verifier.calls, before + 2);
+  });
+
+  it('POST /api/v1/verify {all:true} reports the nodes it could not reach, with their codes', async (t) => {
+    // A peer that answers, one that is gone, one that answers garbage.
+    const good = setup({ node: 'peer' });
+    good.docker.run('p1', 'peer-web', 'x', D('a'));
+    good.verifier.verdicts.set(D('a'), trusted);
+    await good.monitor.pass();
+    const peerApp = buildAgentApi({ source: good.agent });
+    t.after(() => peerApp.close());
+    const goodUrl = await peerApp.listen({ host: '127.0.0.1', port: 0 });
+    const garbage = createServer((_req, res) => res.writeHead(200).end('<html>'));
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      garbage.closeAllConnections();
+      garbage.close();
+    });
+    const garbageUrl = `http://127.0.0.1:${(garbage.address() as AddressInfo).port}`;
+    const goneUrl = await closedPort();
+    const fleet = new Fleet({ peers: [goodUrl, goneUrl, garbageUrl], timeoutMs: 2000 });
+
+    const { docker, verifier, monitor, agent } = setup({ fleet });
+    docker.run('c1', 'web', 'x', D('a'));
+    verifier.verdicts.set(D('a'), trusted);
+    await monitor.pass();
+    const app = buildAgentApi({ source: agent });
+    const res = await app.inject({ method: 'POST', url: '/api/v1/verify', payload: { all: true } });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as {
+      containers: { node: string; name: string }[];
+      unreachable: { node: string; code: string; message: string }[];
+    };
+    assert.deepEqual(body.containers.map((c) => `${c.node}/${c.name}`).sort(), ['n1/web', 'peer/peer-web']);
+    assert.deepEqual(
+      body.unreachable.map((u) => `${u.node}:${u.code}`),
+      [`${goneUrl}:PEER_UNREACHABLE`, `${garbageUrl}:PEER_INVALID`],
+    );
+    assert.ok(body.unreachable.every((u) => u.message.length > 0));
+
+    // This node's own engine counts too.
+    docker.down = true;
+    const down = (
+      await app.inject({ method: 'POST', url: '/api/v1/verify', payload: { all: true } })
+    ).json() as {
+      unreachable: { node: string; code: string }[];
+    };
+    assert.deepEqual(down.unreachable[0], {
+      node: 'n1',
+      code: 'DOCKER_UNREACHABLE',
+      message: 'engine is down',
+    });
   });
 });
 

@@ -4,36 +4,26 @@
 import { ImagetrustError } from '../errors';
 import type { ImageDigest } from '../ledger/statement';
 import type { LedgerStatements } from '../verify/builtin';
-import type { Fleet, LocalView } from './fleet';
-import type { History } from './history';
+import type { Fleet } from './fleet';
+import type { ChangeEvent, History } from './history';
 import type { NodeMonitor } from './monitor';
+import type { CountPoint } from './series';
+import type { ApiSource, UnverifiedNode, VerifyTarget } from './source';
+import type { ContainerResult, NodeState } from './types';
 import {
-  STATUS_SEVERITY,
-  countStatuses,
-  type ContainerResult,
-  type NodeState,
-  type StatusCounts,
-} from './types';
+  imagesOf,
+  matches,
+  summaryOf,
+  worstFirst,
+  type ContainerFilter,
+  type FleetSummary,
+  type ImageSummary,
+  type LocalView,
+} from './views';
 
-export interface ContainerFilter {
-  node?: string;
-  status?: string;
-}
+export type { ContainerFilter, ImageSummary, LocalView, UnverifiedNode };
 
-export interface ImageSummary {
-  digest: string;
-  status: ContainerResult['status'];
-  signer?: string;
-  signedAt?: string;
-  references: string[];
-  nodes: string[];
-  containers: number;
-  drift: boolean;
-  repoTags: string[];
-  repoDigests: string[];
-}
-
-export class Agent {
+export class Agent implements ApiSource {
   constructor(
     readonly monitor: NodeMonitor,
     readonly fleet: Fleet | undefined,
@@ -44,6 +34,18 @@ export class Agent {
 
   get nodeName(): string {
     return this.monitor.node;
+  }
+
+  get generation(): string {
+    return `${this.monitor.generation}/${this.fleet?.generation ?? 0}`;
+  }
+
+  async health(): Promise<{ ok: boolean; status: string }> {
+    return { ok: true, status: this.monitor.state().status };
+  }
+
+  describe(): Record<string, unknown> {
+    return { node: this.nodeName, peers: this.fleet?.peers.length ?? 0 };
   }
 
   local(): LocalView {
@@ -61,67 +63,33 @@ export class Agent {
   }
 
   async containers(filter: ContainerFilter = {}): Promise<ContainerResult[]> {
-    const all = (await this.views()).flatMap((v) => v.containers);
-    return all
-      .filter(
-        (c) =>
-          (filter.node === undefined || c.node === filter.node) &&
-          (filter.status === undefined || c.status === filter.status),
-      )
-      .sort(
-        (a, b) =>
-          STATUS_SEVERITY[b.status] - STATUS_SEVERITY[a.status] ||
-          a.node.localeCompare(b.node) ||
-          a.name.localeCompare(b.name),
-      );
+    return worstFirst((await this.views()).flatMap((v) => v.containers).filter((c) => matches(c, filter)));
   }
 
   async images(filter: ContainerFilter = {}): Promise<ImageSummary[]> {
-    const byDigest = new Map<string, ImageSummary>();
-    for (const c of await this.containers(filter)) {
-      let img = byDigest.get(c.digest);
-      if (!img) {
-        const info = this.monitor.imageInfo(c.digest);
-        img = {
-          digest: c.digest,
-          status: c.status,
-          ...(c.signer ? { signer: c.signer } : {}),
-          ...(c.signedAt ? { signedAt: c.signedAt } : {}),
-          references: [],
-          nodes: [],
-          containers: 0,
-          drift: false,
-          repoTags: info?.repoTags ?? [],
-          repoDigests: info?.repoDigests ?? [],
-        };
-        byDigest.set(c.digest, img);
-      }
-      if (STATUS_SEVERITY[c.status] > STATUS_SEVERITY[img.status]) img.status = c.status;
-      if (!img.references.includes(c.image)) img.references.push(c.image);
-      if (!img.nodes.includes(c.node)) img.nodes.push(c.node);
-      img.containers += 1;
-      img.drift ||= c.drift;
-    }
-    return [...byDigest.values()].sort(
-      (a, b) => STATUS_SEVERITY[b.status] - STATUS_SEVERITY[a.status] || b.containers - a.containers,
-    );
+    return imagesOf(await this.containers(filter), (digest) => this.monitor.imageInfo(digest));
   }
 
-  async summary(): Promise<{
-    nodes: (StatusCounts & { node: string; status: NodeState['status'] })[];
-    total: StatusCounts;
-  }> {
-    const views = await this.views();
-    const nodes = views.map((v) => ({
-      node: v.node.node,
-      status: v.node.status,
-      ...countStatuses(v.containers),
-    }));
-    return { nodes, total: countStatuses(views.flatMap((v) => v.containers)) };
+  async summary(): Promise<FleetSummary> {
+    return summaryOf(await this.views());
+  }
+
+  async series(from: number, to: number, stepMs: number, node?: string): Promise<CountPoint[]> {
+    return this.history ? this.history.series(from, to, stepMs, node) : [];
+  }
+
+  async events(from: number, to: number, node: string | undefined, limit: number): Promise<ChangeEvent[]> {
+    return this.history ? this.history.events(from, to, node, limit) : [];
+  }
+
+  async statements(digest: ImageDigest): Promise<LedgerStatements> {
+    if (!this.ledger)
+      throw new ImagetrustError('NOT_FOUND', 'this agent verifies with a command, not a ledger');
+    return this.ledger.statements(digest);
   }
 
   /** Re-verifies now, bypassing the cache: every local container, or one; a peer is asked to do it. */
-  async verifyNow(target: { node?: string; container?: string }): Promise<ContainerResult[]> {
+  async verifyNow(target: VerifyTarget): Promise<ContainerResult[]> {
     if (target.node !== undefined && target.node !== this.nodeName) {
       if (!this.fleet) throw new ImagetrustError('NOT_FOUND', `no node ${target.node}`);
       return this.fleet.verifyOn(target.node, target.container);
@@ -136,5 +104,23 @@ export class Agent {
     if (match.length === 0)
       throw new ImagetrustError('NOT_FOUND', `no running container ${target.container} on ${this.nodeName}`);
     return match;
+  }
+
+  /**
+   * Re-verifies every node now, this one and every peer at once. A node that cannot do it (a
+   * peer unreachable or answering garbage, this node's engine unreachable) is listed in
+   * `unreachable` with the error code and message.
+   */
+  async verifyAll(): Promise<{ containers: ContainerResult[]; unreachable: UnverifiedNode[] }> {
+    const [local, peers] = await Promise.all([this.verifyNow({}), this.fleet?.verifyAll() ?? []]);
+    const unreachable: UnverifiedNode[] = [];
+    const down = this.monitor.unreachable();
+    if (down) unreachable.push({ node: this.nodeName, ...down });
+    const containers = [...local];
+    for (const p of peers) {
+      if (p.containers) containers.push(...p.containers);
+      else if (p.error) unreachable.push({ node: p.node, code: p.error.code, message: p.error.message });
+    }
+    return { containers, unreachable };
   }
 }

@@ -1,20 +1,24 @@
-// The agent's HTTP API (fastify), versioned under /api/v1, JSON. The app factory is separate
-// from listen(); a bearer token is required when configured (compared in constant time);
-// bad query parameters get a 400 that names the field.
+// The /api/v1 HTTP API (fastify), JSON, of an agent or of `fleet serve` (the same routes over
+// an ApiSource). The app factory is separate from listen(); a bearer token is required when
+// configured (compared in constant time); bad query parameters get a 400 that names the field.
 
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ImagetrustError, asImagetrustError } from '../errors';
-import type { Agent } from './agent';
 import { isImageDigest } from '../ledger/statement';
-import { MAX_POINTS } from './history';
+import { MAX_POINTS } from './series';
+import type { ApiSource } from './source';
+import type { LocalView } from './views';
 import { CONTAINER_STATUSES } from './types';
 
 export const API_VERSION = 'v1';
 const API = `/api/${API_VERSION}`;
+/** How much serialized answer text is kept for reuse (characters, about bytes). */
+const ANSWER_CACHE_BYTES = 8 * 1024 * 1024;
 
 export interface ApiOptions {
-  agent: Agent;
+  /** What the API answers from: an Agent, or the fleet store. */
+  source: ApiSource;
   token?: string;
   logger?: boolean | object;
   clock?: () => number;
@@ -87,7 +91,7 @@ function rejectUnknown(req: FastifyRequest, route: keyof typeof KNOWN_QUERY): Re
 }
 
 export function buildAgentApi(options: ApiOptions): FastifyInstance {
-  const { agent } = options;
+  const { source } = options;
   const clock = options.clock ?? Date.now;
   const expected = options.token ? digestOfToken(options.token) : undefined;
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 });
@@ -114,44 +118,52 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     }
   });
 
-  app.get('/healthz', { config: { public: true } }, async () => ({
-    ok: true,
-    node: agent.nodeName,
-    status: agent.monitor.state().status,
-  }));
+  app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
+    const health = await source.health();
+    return reply.code(health.ok ? 200 : 503).send({ ...health, ...source.describe() });
+  });
 
-  app.get(API, async () => ({
-    api: API_VERSION,
-    node: agent.nodeName,
-    peers: agent.fleet?.peers.length ?? 0,
-  }));
+  app.get(API, async () => ({ api: API_VERSION, ...source.describe() }));
 
-  app.get(`${API}/local`, async () => agent.local());
+  const local = (): LocalView => {
+    if (!source.local)
+      throw new ImagetrustError('NOT_FOUND', 'this server answers for a fleet, not for one node');
+    return source.local();
+  };
+  app.get(`${API}/local`, async () => local());
 
   // Answers computed from the agent's view are reused, serialized, until the view changes:
-  // 50 dashboard panels asking at once cost one computation.
+  // 50 dashboard panels asking at once cost one computation. At most ANSWER_CACHE_BYTES of
+  // them are kept: every spelling of a query is its own key (`?node=%62`), and a
+  // 1,000-container answer is half a megabyte.
   const answers = new Map<string, string>();
   let answersOf = '';
+  let answerBytes = 0;
   const cached = async (
     req: FastifyRequest,
     reply: FastifyReply,
     compute: () => Promise<unknown>,
   ): Promise<FastifyReply> => {
-    const generation = `${agent.monitor.generation}/${agent.fleet?.generation ?? 0}`;
+    const generation = source.generation;
     if (generation !== answersOf) {
       answers.clear();
+      answerBytes = 0;
       answersOf = generation;
     }
     const key = req.url;
     let body = answers.get(key);
     if (body === undefined) {
       body = JSON.stringify(await compute());
-      if (answers.size < 256) answers.set(key, body);
+      // Not kept if the view changed meanwhile, or if there is no room left.
+      if (answersOf === generation && answerBytes + body.length <= ANSWER_CACHE_BYTES) {
+        answers.set(key, body);
+        answerBytes += body.length;
+      }
     }
     return reply.type('application/json; charset=utf-8').send(body);
   };
 
-  app.get(`${API}/nodes`, async () => ({ nodes: await agent.nodes() }));
+  app.get(`${API}/nodes`, async () => ({ nodes: await source.nodes() }));
 
   app.get(`${API}/containers`, async (req, reply) => {
     const q = rejectUnknown(req, 'containers');
@@ -161,17 +173,17 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     return cached(req, reply, async () => ({
       containers:
         q.scope === 'local'
-          ? agent.local().containers.filter((c) => !filter.status || c.status === filter.status)
-          : await agent.containers(filter),
+          ? local().containers.filter((c) => !filter.status || c.status === filter.status)
+          : await source.containers(filter),
     }));
   });
 
   app.get(`${API}/images`, async (req) => {
     const q = rejectUnknown(req, 'images');
-    return { images: await agent.images({ node: parseNode(q.node), status: parseStatus(q.status) }) };
+    return { images: await source.images({ node: parseNode(q.node), status: parseStatus(q.status) }) };
   });
 
-  app.get(`${API}/summary`, async (req, reply) => cached(req, reply, () => agent.summary()));
+  app.get(`${API}/summary`, async (req, reply) => cached(req, reply, () => source.summary()));
 
   app.get(`${API}/history`, async (req) => {
     const q = rejectUnknown(req, 'history');
@@ -182,8 +194,7 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     const step = parseStep(q.step);
     const points = Math.floor((to - from) / step) + 1;
     if (points > MAX_POINTS) throw fieldError('step', `${points} points asked for, at most ${MAX_POINTS}`);
-    if (!agent.history) return { from, to, step: step / 1000, points: [] };
-    return { from, to, step: step / 1000, points: agent.history.series(from, to, step, parseNode(q.node)) };
+    return { from, to, step: step / 1000, points: await source.series(from, to, step, parseNode(q.node)) };
   });
 
   app.get(`${API}/events`, async (req) => {
@@ -195,7 +206,7 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     const limit = q.limit === undefined ? 1000 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
       throw fieldError('limit', 'expected 1 to 10000');
-    return { events: agent.history ? agent.history.events(from, to, parseNode(q.node), limit) : [] };
+    return { events: await source.events(from, to, parseNode(q.node), limit) };
   });
 
   app.get(`${API}/ledger/statements`, async (req) => {
@@ -203,9 +214,7 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     for (const k of Object.keys(q)) if (k !== 'digest') throw fieldError(k, 'unknown parameter');
     if (typeof q.digest !== 'string' || !isImageDigest(q.digest))
       throw fieldError('digest', 'expected sha256:<64 hex>');
-    if (!agent.ledger)
-      throw new ImagetrustError('NOT_FOUND', 'this agent verifies with a command, not a ledger');
-    return agent.ledger.statements(q.digest);
+    return source.statements(q.digest);
   });
 
   app.post(`${API}/verify`, async (req) => {
@@ -222,19 +231,13 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     }
     if (body.all !== undefined && typeof body.all !== 'boolean')
       throw fieldError('all', 'expected true or false');
-    if (body.all === true && node === undefined) {
-      const nodes = [
-        agent.nodeName,
-        ...(agent.fleet ? (await agent.nodes()).filter((n) => !n.local).map((n) => n.node) : []),
-      ];
-      const settled = await Promise.allSettled(nodes.map((n) => agent.verifyNow({ node: n })));
-      return { containers: settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])) };
-    }
+    // Every node; the ones that could not be reached are listed in `unreachable`.
+    if (body.all === true && node === undefined) return source.verifyAll();
     const target = {
       ...(node === undefined ? {} : { node }),
       ...(typeof body.container === 'string' ? { container: body.container } : {}),
     };
-    return { containers: await agent.verifyNow(target) };
+    return { containers: await source.verifyNow(target) };
   });
 
   options.extend?.(app);

@@ -12,6 +12,7 @@ import { isSignerKeyId } from '../ledger/statement';
 import { defaultPaths } from '../paths';
 import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
 import type { InfluxTarget } from './influx';
+import { isPostgresLocation, redactUrl } from '../postgres/database';
 
 export interface AgentConfig {
   node: string;
@@ -37,6 +38,9 @@ export interface AgentConfig {
   historyRetentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   influx?: InfluxTarget;
+  /** The PostgreSQL fleet store this agent publishes to (postgres://…). */
+  fleetDb?: string;
+  fleetHeartbeatSeconds: number;
 }
 
 /** Raw values as each source gives them (strings from env and flags, anything from a file). */
@@ -65,6 +69,8 @@ const FIELDS = {
   history: 'IMAGETRUST_HISTORY',
   historyRetention: 'IMAGETRUST_HISTORY_RETENTION',
   logLevel: 'IMAGETRUST_LOG_LEVEL',
+  fleetDb: 'IMAGETRUST_FLEET_DB',
+  fleetHeartbeat: 'IMAGETRUST_FLEET_HEARTBEAT',
   influxUrl: 'IMAGETRUST_INFLUX_URL',
   influxDb: 'IMAGETRUST_INFLUX_DB',
   influxUser: 'IMAGETRUST_INFLUX_USER',
@@ -265,7 +271,13 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     historyRetentionDays: num('historyRetention', 30, 0.001, 3650),
     logLevel,
     maxCheckpointAgeSeconds: DEFAULT_MAX_CHECKPOINT_AGE_S,
+    fleetHeartbeatSeconds: num('fleetHeartbeat', 10, 1, 3600),
   };
+  const fleetDb = str('fleetDb');
+  if (fleetDb !== undefined) {
+    if (isPostgresLocation(fleetDb)) config.fleetDb = fleetDb;
+    else bad('fleetDb', 'expected a postgres:// URL');
+  }
   const age = str('maxCheckpointAge');
   if (age !== undefined) {
     try {
@@ -301,5 +313,10 @@ export function redactedConfig(config: AgentConfig): Record<string, unknown> {
       : config.influx.version === 1
         ? { ...config.influx, ...(config.influx.password ? { password: '[redacted]' } : {}) }
         : { ...config.influx, token: '[redacted]' };
-  return { ...config, ...(config.token ? { token: '[redacted]' } : {}), ...(influx ? { influx } : {}) };
+  return {
+    ...config,
+    ...(config.token ? { token: '[redacted]' } : {}),
+    ...(influx ? { influx } : {}),
+    ...(config.fleetDb ? { fleetDb: redactUrl(config.fleetDb) } : {}),
+  };
 }

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImagetrustError } from '../errors';
+import { byTimeThenNode, checkPoints, stepSeries, MAX_POINTS, type CountPoint } from './series';
 import type { StatusCounts } from './types';
 
 export type ChangeKind = 'started' | 'stopped' | 'status' | 'drift' | 'node-unreachable' | 'node-up';
@@ -22,11 +23,6 @@ export interface ChangeEvent {
   status?: string;
   previous?: string;
   detail?: string;
-}
-
-export interface CountPoint extends StatusCounts {
-  time: number;
-  node: string;
 }
 
 const SCHEMA = `
@@ -74,7 +70,7 @@ interface SnapshotRow extends StatusCounts {
   node: string;
 }
 
-export const MAX_POINTS = 11_000;
+export { MAX_POINTS, type CountPoint };
 
 export class History {
   private readonly db: Database.Database;
@@ -160,37 +156,20 @@ export class History {
 
   /** Counts by status for each node at every step from `from` to `to` (the last snapshot at or before each point). */
   series(from: number, to: number, stepMs: number, node?: string): CountPoint[] {
-    const points = Math.floor((to - from) / stepMs) + 1;
-    if (points > MAX_POINTS)
-      throw new ImagetrustError('BAD_REQUEST', `step: ${points} points asked for, at most ${MAX_POINTS}`);
+    checkPoints(from, to, stepMs);
     const nodes = (
       node === undefined ? this.db.prepare('SELECT DISTINCT node FROM snapshots').all() : [{ node }]
     ) as { node: string }[];
-    const out: CountPoint[] = [];
-    for (const { node: n } of nodes) {
+    const points = nodes.flatMap(({ node: n }) => {
       const before = this.db
         .prepare('SELECT * FROM snapshots WHERE node = ? AND time <= ? ORDER BY time DESC LIMIT 1')
         .get(n, from) as SnapshotRow | undefined;
       const rows = this.db
         .prepare('SELECT * FROM snapshots WHERE node = ? AND time > ? AND time <= ? ORDER BY time')
         .all(n, from, to) as SnapshotRow[];
-      let current = before;
-      let i = 0;
-      for (let t = from; t <= to; t += stepMs) {
-        while (i < rows.length && (rows[i] as SnapshotRow).time <= t) current = rows[i++];
-        if (!current) continue;
-        out.push({
-          time: t,
-          node: n,
-          trusted: current.trusted,
-          untrusted: current.untrusted,
-          unsupported: current.unsupported,
-          unknown: current.unknown,
-          total: current.total,
-        });
-      }
-    }
-    return out.sort((a, b) => a.time - b.time || a.node.localeCompare(b.node));
+      return stepSeries(n, before, rows, from, to, stepMs);
+    });
+    return byTimeThenNode(points);
   }
 
   prune(now: number): number {

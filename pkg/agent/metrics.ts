@@ -5,6 +5,7 @@
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Agent } from './agent';
+import type { LocalView } from './views';
 import type { PassInfo } from './monitor';
 import { CONTAINER_STATUSES } from './types';
 
@@ -106,73 +107,7 @@ export class AgentMetrics {
     this.splitViews.inc({ node: agent.nodeName }, 0);
 
     // Gauges that describe the current state are computed at scrape time from the agent's view.
-    const views = () => agent.views();
-    new Gauge({
-      name: METRICS.containerTrust,
-      help: '1 if the container runs an image notarized as trusted, else 0; the status label says which status it has',
-      labelNames: ['node', 'container_name', 'image', 'digest', 'status'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const v of await views()) {
-          for (const c of v.containers) {
-            this.set(
-              { node: c.node, container_name: c.name, image: c.image, digest: c.digest, status: c.status },
-              c.status === 'trusted' ? 1 : 0,
-            );
-          }
-        }
-      },
-    });
-    new Gauge({
-      name: METRICS.containerDrift,
-      help: '1 if the reference a container was started with now resolves to another digest than the one it runs',
-      labelNames: ['node', 'container_name', 'image', 'digest'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const v of await views())
-          for (const c of v.containers)
-            this.set(
-              { node: c.node, container_name: c.name, image: c.image, digest: c.digest },
-              c.drift ? 1 : 0,
-            );
-      },
-    });
-    new Gauge({
-      name: METRICS.containers,
-      help: 'Running containers by node and status',
-      labelNames: ['node', 'status'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const v of await views()) {
-          const counts = v.node.counts;
-          for (const s of CONTAINER_STATUSES) this.set({ node: v.node.node, status: s }, counts[s]);
-        }
-      },
-    });
-    new Gauge({
-      name: METRICS.nodeUp,
-      help: "1 if the node's Docker engine (or peer agent) answered, else 0",
-      labelNames: ['node'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const v of await views()) this.set({ node: v.node.node }, v.node.status === 'up' ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: METRICS.lastScan,
-      help: "When the node's containers were last listed successfully",
-      labelNames: ['node'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        for (const v of await views())
-          if (v.node.lastScan) this.set({ node: v.node.node }, Date.parse(v.node.lastScan) / 1000);
-      },
-    });
+    registerViewGauges(registry, () => agent.views());
     new Gauge({
       name: METRICS.ledgerTreeSize,
       help: 'Tree size of the newest ledger checkpoint this agent proved',
@@ -266,4 +201,103 @@ export class AgentMetrics {
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/**
+ * The gauges that describe the fleet's current state, computed at scrape time from the views
+ * (an agent's own node and peers, or `fleet serve`'s fleet store).
+ */
+export function registerViewGauges(registry: Registry, views: () => Promise<LocalView[]>): void {
+  new Gauge({
+    name: METRICS.containerTrust,
+    help: '1 if the container runs an image notarized as trusted, else 0; the status label says which status it has',
+    labelNames: ['node', 'container_name', 'image', 'digest', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views()) {
+        for (const c of v.containers) {
+          this.set(
+            { node: c.node, container_name: c.name, image: c.image, digest: c.digest, status: c.status },
+            c.status === 'trusted' ? 1 : 0,
+          );
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: METRICS.containerDrift,
+    help: '1 if the reference a container was started with now resolves to another digest than the one it runs',
+    labelNames: ['node', 'container_name', 'image', 'digest'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views())
+        for (const c of v.containers)
+          this.set(
+            { node: c.node, container_name: c.name, image: c.image, digest: c.digest },
+            c.drift ? 1 : 0,
+          );
+    },
+  });
+  new Gauge({
+    name: METRICS.containers,
+    help: 'Running containers by node and status',
+    labelNames: ['node', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views()) {
+        const counts = v.node.counts;
+        for (const s of CONTAINER_STATUSES) this.set({ node: v.node.node, status: s }, counts[s]);
+      }
+    },
+  });
+  new Gauge({
+    name: METRICS.nodeUp,
+    help: "1 if the node's Docker engine (or peer agent) answered, else 0",
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views()) this.set({ node: v.node.node }, v.node.status === 'up' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: METRICS.lastScan,
+    help: "When the node's containers were last listed successfully",
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views())
+        if (v.node.lastScan) this.set({ node: v.node.node }, Date.parse(v.node.lastScan) / 1000);
+    },
+  });
+}
+
+/** The ledger state every node reported (for `fleet serve`, which runs on no node). */
+export function registerNodeLedgerGauges(registry: Registry, views: () => Promise<LocalView[]>): void {
+  new Gauge({
+    name: METRICS.ledgerTreeSize,
+    help: 'Tree size of the newest ledger checkpoint each node proved',
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views())
+        if (v.node.ledger?.treeSize !== undefined) this.set({ node: v.node.node }, v.node.ledger.treeSize);
+    },
+  });
+  new Gauge({
+    name: METRICS.ledgerUp,
+    help: "1 if the node's trust material could be reached and believed in its last pass, else 0",
+    labelNames: ['node'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await views())
+        if (v.node.ledger) this.set({ node: v.node.node }, v.node.ledger.error ? 0 : 1);
+    },
+  });
 }

@@ -23,7 +23,8 @@ import { Fleet } from './fleet';
 import { History } from './history';
 import { InfluxForwarder } from './influx';
 import { AgentMetrics } from './metrics';
-import { NodeMonitor, type PassInfo } from './monitor';
+import { NodeMonitor } from './monitor';
+import { historyPublisher, influxPublisher, metricsPublisher } from './publish';
 import { ownContainerMatcher } from './self';
 import { Gossip } from './gossip';
 import type { LedgerBackend } from '../ledger/backend';
@@ -31,6 +32,8 @@ import { readWitnessKey } from '../witness/keys';
 import { FileWitnessState } from '../witness/state';
 import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
+import { FleetPublisher } from '../fleet/publisher';
+import { hostname } from 'node:os';
 
 export interface RunningAgent {
   agent: Agent;
@@ -137,20 +140,41 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   history.prune(Date.now());
   const prune = setInterval(() => history.prune(Date.now()), 3_600_000);
   prune.unref();
-  const passListeners: ((info: PassInfo) => void)[] = [];
+  // The metrics are made once the agent exists (they read its view); passes reach them through this.
+  const metricsRef: { current?: AgentMetrics } = {};
+  const influx = config.influx ? new InfluxForwarder({ target: config.influx, logger }) : undefined;
+  // The fleet store answers verify-now requests through the agent, made after the monitor.
+  const agentRef: { current?: Agent } = {};
+  const monitorRef: { current?: NodeMonitor } = {};
+  const fleetStore = config.fleetDb
+    ? new FleetPublisher({
+        url: config.fleetDb,
+        node: config.node,
+        agent: `${hostname()}/${process.pid} imagetrust ${VERSION}`,
+        logger,
+        heartbeatMs: config.fleetHeartbeatSeconds * 1000,
+        imageFacts: (digest) => monitorRef.current?.imageInfo(digest),
+        verifyNow: async (container) => {
+          if (!agentRef.current) throw new ImagetrustError('INTERNAL', 'agent not started yet');
+          return agentRef.current.verifyNow(container === undefined ? {} : { container });
+        },
+      })
+    : undefined;
   const monitor = new NodeMonitor({
-    onPass: (info) => passListeners.forEach((l) => l(info)),
     node: config.node,
     docker,
     verifier,
-    history,
+    publishers: [
+      historyPublisher(history),
+      metricsPublisher({ observePass: (pass) => metricsRef.current?.observePass(pass) }),
+      ...(influx ? [influxPublisher(influx)] : []),
+      ...(fleetStore ? [fleetStore] : []),
+    ],
     logger,
     resyncMs: config.resyncSeconds * 1000,
     cacheTtlMs: config.cacheTtlSeconds * 1000,
     isSelf: ownContainerMatcher(),
   });
-  // The metrics are made once the agent exists; gossip, made before, counts through this.
-  const metricsRef: { current?: AgentMetrics } = {};
   const gossip =
     verifier instanceof BuiltinVerifier && config.peers.length > 0
       ? new Gossip(
@@ -179,16 +203,13 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
     history,
     verifier instanceof BuiltinVerifier ? verifier : undefined,
   );
+  agentRef.current = agent;
+  monitorRef.current = monitor;
   const agentMetrics = new AgentMetrics(agent, VERSION);
   metricsRef.current = agentMetrics;
-  const influx = config.influx ? new InfluxForwarder({ target: config.influx, logger }) : undefined;
   if (influx) agentMetrics.attachInflux(() => influx.stats());
-  passListeners.push((info) => {
-    agentMetrics.observePass(info);
-    if (info.ok) influx?.push(info.results, info.time);
-  });
   const app = buildAgentApi({
-    agent,
+    source: agent,
     ...(config.token ? { token: config.token } : {}),
     extend: (a) => {
       a.get('/metrics', async (_req, reply) =>
@@ -231,8 +252,8 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
       clearInterval(prune);
       if (askPeers) clearInterval(askPeers);
       await app.close();
+      // Also closes the publishers: the InfluxDB forwarder flushes what it holds.
       await monitor.stop();
-      await influx?.stop();
       await verifier.close();
       history.close();
       logger.info('agent stopped');

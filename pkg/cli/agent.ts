@@ -38,6 +38,8 @@ interface AgentFlags {
   influxOrg?: string;
   influxBucket?: string;
   influxToken?: string;
+  fleetDb?: string;
+  fleetHeartbeat?: string;
 }
 
 async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
@@ -73,6 +75,8 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
     influxOrg: rest.influxOrg,
     influxBucket: rest.influxBucket,
     influxToken: rest.influxToken,
+    fleetDb: rest.fleetDb,
+    fleetHeartbeat: rest.fleetHeartbeat,
   };
   const config = loadAgentConfig({ flags: raw, env: ctx.io.env });
   const running = await startAgent(config, { env: ctx.io.env });
@@ -120,5 +124,10 @@ export function registerAgent(
     .option('--influx-org <org>', 'InfluxDB 2.x organisation (with --influx-bucket, --influx-token)')
     .option('--influx-bucket <bucket>', 'InfluxDB 2.x bucket')
     .option('--influx-token <token>', 'InfluxDB 2.x token (IMAGETRUST_INFLUX_TOKEN)')
+    .option(
+      '--fleet-db <url>',
+      'publish to the PostgreSQL fleet store, outbound only (IMAGETRUST_FLEET_DB; password from PGPASSWORD)',
+    )
+    .option('--fleet-heartbeat <seconds>', 'heartbeat to the fleet store this often (default 10)')
     .action(run((ctx, opts) => agent(ctx, opts as AgentFlags)));
 }

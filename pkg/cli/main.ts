@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import { CliContext, type CliIo, type GlobalOptions } from './context';
 import { registerAgent } from './agent';
+import { registerFleet } from './fleet';
 import { registerKeygen } from './keygen';
 import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   registerKeygen(program, run);
   registerLedgerCommands(program, run);
   registerAgent(program, run);
+  registerFleet(program, run);
   registerWitness(program, run);
   return program;
 }

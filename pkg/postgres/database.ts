@@ -107,27 +107,40 @@ export class Database {
   readonly pool: pg.Pool;
   readonly schema: string;
   readonly location: string;
+  private readonly config: pg.ClientConfig;
 
-  private constructor(pool: pg.Pool, schema: string, location: string) {
+  private constructor(pool: pg.Pool, schema: string, location: string, config: pg.ClientConfig) {
     this.pool = pool;
     this.schema = schema;
     this.location = location;
+    this.config = config;
+  }
+
+  /** A connection of its own, outside the pool (for LISTEN); the caller ends it. */
+  async connectAlone(): Promise<pg.Client> {
+    const client = new pg.Client(this.config);
+    try {
+      await client.connect();
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw dbError('cannot connect', err, this.location);
+    }
+    return client;
   }
 
   /** Connects, checks the schema is imagetrust's and brings it to the newest version. */
   static async open(options: DatabaseOptions): Promise<Database> {
     const { connectionString, schema } = parseUrl(options.url, options.defaultSchema);
-    const pool = new pg.Pool({
+    const config: pg.ClientConfig = {
       connectionString,
-      max: options.max ?? 8,
       connectionTimeoutMillis: 10_000,
-      idleTimeoutMillis: 30_000,
       application_name: `imagetrust ${options.product}`,
       options: `-c search_path=${schema}`,
       types,
-    });
+    };
+    const pool = new pg.Pool({ ...config, max: options.max ?? 8, idleTimeoutMillis: 30_000 });
     pool.on('error', (err) => options.onIdleError?.(err));
-    const db = new Database(pool, schema, `${redactUrl(options.url)}`);
+    const db = new Database(pool, schema, redactUrl(options.url), config);
     try {
       await db.migrate(options);
     } catch (err) {

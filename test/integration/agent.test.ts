@@ -222,6 +222,11 @@ describe('agent on two nodes', () => {
     const remote = await agentA.post('/api/v1/verify', { node: 'node-b', container: 'b-untrusted' }, TOKEN);
     assert.equal(remote.status, 200, JSON.stringify(remote.body));
     assert.equal(remote.body.containers[0].name, 'b-untrusted');
+    const all = await agentA.post('/api/v1/verify', { all: true }, TOKEN);
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    const nodes = new Set(all.body.containers.map((c: { node: string }) => c.node));
+    assert.deepEqual([...nodes].sort(), ['node-a', 'node-b']);
+    assert.deepEqual(all.body.unreachable, []);
   });
 
   it('never writes to Docker: its client refuses anything but reads', async () => {
@@ -301,6 +306,14 @@ describe('outages fail closed and recover', () => {
     assert.ok(trusted, JSON.stringify(b));
     assert.equal(trusted?.status, 'unknown');
     assert.equal(trusted?.lastKnownStatus, 'trusted');
+    // Re-verifying everything reports the peer it could not reach instead of dropping it.
+    const all = await agentA.post('/api/v1/verify', { all: true }, TOKEN);
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    assert.ok(all.body.containers.every((c: { node: string }) => c.node === 'node-a'));
+    assert.deepEqual(
+      all.body.unreachable.map((u: { node: string; code: string }) => `${u.node}:${u.code}`),
+      ['node-b:PEER_UNREACHABLE'],
+    );
     agentB = await startAgentProcess({
       work,
       dockerHost: engineB.host,

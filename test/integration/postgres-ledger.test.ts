@@ -14,6 +14,7 @@ import { auditLedger } from '../../pkg/ledger/audit';
 import { openLocalLedger } from '../../pkg/ledger/open';
 import { policyForSigners } from '../../pkg/ledger/policy';
 import { MemoryStateStore } from '../../pkg/ledger/state';
+import { openStatement } from '../../pkg/ledger/statement';
 import { digestOf, generateSignerKey, Words } from '../../pkg/testing/fixtures';
 import { isImagetrustError } from '../../pkg/errors';
 import { BIN, cliFor } from './harness/cli';
@@ -209,7 +210,6 @@ describe('two ledger servers on one database', () => {
     const present = new Set<string>();
     for (let start = 0; start < report.entries; start += 1000) {
       for (const e of await reader.entries(start, 1000)) {
-        const { openStatement } = await import('../../pkg/ledger/statement');
         const s = openStatement(e.leaf).statement;
         present.add(`${s.signer}/${s.digest}/${s.sequence}`);
       }
