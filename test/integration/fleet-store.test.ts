@@ -13,6 +13,7 @@ import { BIN, cliFor } from './harness/cli';
 import { startAgentProcess, startLedgerServer, type AgentProcess } from './harness/agent';
 import { freePort, startBackground, waitFor, type Background } from './harness/process';
 import { startPostgres, type Postgres } from './harness/postgres';
+import { FleetStore } from '../../pkg/fleet/store';
 
 const TOKEN = 'fleet-integration-token-0123';
 
@@ -283,5 +284,28 @@ describe('fleet serve over the PostgreSQL fleet store', () => {
       (local.body.containers as Container[]).find((x) => x.name === 'a-while-down')?.status,
       'untrusted',
     );
+  });
+
+  it('prunes history older than the retention in batches, keeping the rest', async () => {
+    const old = Date.now() - 40 * 86_400_000;
+    await pg.query(
+      `INSERT INTO imagetrust_fleet.events (time, node, event) SELECT $1::bigint + g, 'node-old', '{"kind":"started"}' FROM generate_series(1, 12000) g`,
+      [old],
+      'fleet',
+    );
+    const store = await FleetStore.open({ url: fleetDb, staleMs: 30_000 });
+    try {
+      const removed = await store.prune(Date.now() - 30 * 86_400_000);
+      assert.ok(removed >= 12_000, `removed ${removed}`);
+      const left = await pg.query(
+        "SELECT count(*) FILTER (WHERE node = 'node-old')::int AS old, count(*)::int AS n FROM imagetrust_fleet.events",
+        [],
+        'fleet',
+      );
+      assert.equal(left.rows[0].old, 0);
+      assert.ok(left.rows[0].n > 0, 'recent events are kept');
+    } finally {
+      await store.close();
+    }
   });
 });

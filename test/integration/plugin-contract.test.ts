@@ -210,6 +210,7 @@ describe('provisioning', () => {
         ...process.env,
         IMAGETRUST_TOKEN: 'compose-check-token-0123',
         IMAGETRUST_SIGNER: '0'.repeat(32),
+        IMAGETRUST_PG_PASSWORD: 'compose-check-password',
       },
     });
     assert.equal(r.code, 0, r.stderr);
