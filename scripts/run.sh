@@ -16,4 +16,6 @@ if [ ! -f "$home/signer.key" ]; then
   echo "creating this node's signer key in $home (notarize images with: npx imagetrust sign docker://IMAGE)"
   node bin/imagetrust.js keygen
 fi
+# Two malloc arenas instead of one per thread: about 7 MB less RSS (bench/agent.bench.ts).
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 exec node --max-semi-space-size=1 bin/imagetrust.js agent "$@"

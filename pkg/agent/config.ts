@@ -12,7 +12,7 @@ import { isSignerKeyId } from '../ledger/statement';
 import { defaultPaths } from '../paths';
 import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
 import type { InfluxTarget } from './influx';
-import { isPostgresLocation, redactUrl } from '../postgres/database';
+import { isPostgresLocation, redactUrl } from '../postgres/url';
 
 export interface AgentConfig {
   node: string;

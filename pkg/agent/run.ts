@@ -32,7 +32,7 @@ import { readWitnessKey } from '../witness/keys';
 import { FileWitnessState } from '../witness/state';
 import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
-import { FleetPublisher } from '../fleet/publisher';
+import type { FleetPublisher as FleetPublisherType } from '../fleet/publisher';
 import { hostname } from 'node:os';
 
 export interface RunningAgent {
@@ -146,8 +146,10 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   // The fleet store answers verify-now requests through the agent, made after the monitor.
   const agentRef: { current?: Agent } = {};
   const monitorRef: { current?: NodeMonitor } = {};
+  // The fleet store (and pg with it) is loaded only when the agent publishes to one.
   const fleetStore = config.fleetDb
-    ? new FleetPublisher({
+    ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+      new (require('../fleet/publisher') as { FleetPublisher: typeof FleetPublisherType }).FleetPublisher({
         url: config.fleetDb,
         node: config.node,
         agent: `${hostname()}/${process.pid} imagetrust ${VERSION}`,

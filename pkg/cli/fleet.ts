@@ -3,10 +3,10 @@
 
 import type { Command } from 'commander';
 import { ImagetrustError } from '../errors';
-import { FleetStore } from '../fleet/store';
-import { buildFleetServer } from '../fleet/server';
+import type { FleetStore as FleetStoreType } from '../fleet/store';
+import type { buildFleetServer as BuildFleetServer } from '../fleet/server';
 import { parseDuration } from '../ledger/policy-file';
-import { isPostgresLocation, redactUrl } from '../postgres/database';
+import { isPostgresLocation, redactUrl } from '../postgres/url';
 import type { CliContext } from './context';
 import { untilStopped, type CommandRunner } from './options';
 
@@ -34,6 +34,11 @@ async function serve(ctx: CliContext, opts: FleetServeOptions): Promise<number> 
   const listen = listenAddress(opts.listen);
   const staleMs = parseDuration(opts.staleAfter, '--stale-after') * 1000;
   const retentionMs = parseDuration(opts.retention, '--retention') * 1000;
+  // Loaded here, so that other commands never load pg.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { FleetStore } = require('../fleet/store') as { FleetStore: typeof FleetStoreType };
+  const { buildFleetServer } = require('../fleet/server') as { buildFleetServer: typeof BuildFleetServer };
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const store = await FleetStore.open({ url, staleMs });
   const server = buildFleetServer({ store, retentionMs, ...(token ? { token } : {}) });
   let address: string;

@@ -6,7 +6,7 @@ import { ImagetrustError } from '../errors';
 import { audit as runAudit, localAuditSource, remoteAuditSource, type AuditReport } from '../ledger/audit';
 import { isRemoteLocation, openLocalLedger } from '../ledger/open';
 import { copyLedger } from '../ledger/copy';
-import { isPostgresLocation, redactUrl } from '../postgres/database';
+import { isPostgresLocation, redactUrl } from '../postgres/url';
 import { parsePolicyFile } from '../ledger/policy-file';
 import { policyForSigners } from '../ledger/policy';
 import { SignerRateLimiter } from '../ledger/rate-limit';

@@ -7,12 +7,12 @@
 // original's entries and checkpoints are only read.
 
 import { ImagetrustError } from '../errors';
-import { redactUrl } from '../postgres/database';
+import { redactUrl } from '../postgres/url';
 import { auditLedger, type AuditReport } from './audit';
 import { isRemoteLocation, openLocalLedger } from './open';
 import type { Ledger } from './log';
 import { openStatementAsync } from './statement';
-import { isPostgresLocation } from '../postgres/database';
+import { isPostgresLocation } from '../postgres/url';
 
 export interface CopyOptions {
   /** The checkpoint key of both ledgers; a file ledger's own (`FILE.key`) by default. */

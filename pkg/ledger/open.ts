@@ -13,8 +13,8 @@ import { readKeyFile, writeKeyFile } from './keys';
 import { Ledger } from './log';
 import { RemoteBackend } from './remote';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite';
-import { PostgresStore } from './store/postgres';
-import { isPostgresLocation, redactUrl } from '../postgres/database';
+import type { PostgresStore as PgStore } from './store/postgres';
+import { isPostgresLocation, redactUrl } from '../postgres/url';
 
 export interface OpenLocalOptions extends SqliteStoreOptions {
   /** The checkpoint key file; for PostgreSQL, without it the ledger is opened read-only. */
@@ -54,6 +54,9 @@ export async function openLocalLedger(location: string, options: OpenLocalOption
 }
 
 async function openPostgresLedger(url: string, options: OpenLocalOptions): Promise<Ledger> {
+  // Loaded only for a postgres:// ledger: other processes never load pg.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PostgresStore } = require('./store/postgres') as { PostgresStore: typeof PgStore };
   const store = await PostgresStore.open(url, {
     migrate: options.keyPath !== undefined && !options.readonly,
   });

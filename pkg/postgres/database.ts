@@ -6,6 +6,9 @@
 
 import pg from 'pg';
 import { ImagetrustError } from '../errors';
+import { redactUrl } from './url';
+
+export { isPostgresLocation, redactUrl } from './url';
 
 export interface Migration {
   version: number;
@@ -26,22 +29,6 @@ export interface DatabaseOptions {
   max?: number;
   /** Called when an idle connection fails (the server restarted); the pool replaces it. */
   onIdleError?: (err: Error) => void;
-}
-
-export function isPostgresLocation(location: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(location);
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparsable URL)';
-  }
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
