@@ -7,7 +7,7 @@ import { ReadOnlyDocker } from '../docker/engine';
 import { LedgerClient } from '../ledger/client';
 import { readPublicKeyId, readSignerKey, type SignerKey } from '../ledger/keys';
 import { openBackend, type OpenLocalOptions } from '../ledger/open';
-import { isPostgresLocation, redactUrl } from '../postgres/database';
+import { isPostgresLocation, redactUrl } from '../postgres/url';
 import { policyForSigners, type TrustPolicy } from '../ledger/policy';
 import {
   DEFAULT_MAX_CHECKPOINT_AGE_S,
@@ -118,7 +118,8 @@ export class CliContext {
     return new ReadOnlyDocker({ env: this.io.env });
   }
 
-  async ledgerClient(): Promise<LedgerClient> {
+  /** `checkpointMaxAge`: how long a proven checkpoint is reused before asking for a newer one (ms). */
+  async ledgerClient(extra: { checkpointMaxAge?: number } = {}): Promise<LedgerClient> {
     const location = this.ledgerLocation;
     const backend = await openBackend(location, this.localOpenOptions());
     const witnesses = this.witnesses();
@@ -131,6 +132,7 @@ export class CliContext {
       state: new FileStateStore(this.paths.stateDir),
       ...(pinned ? { ledgerKey: pinned } : {}),
       ...(witnesses ? { witnesses } : {}),
+      ...(extra.checkpointMaxAge !== undefined ? { checkpointMaxAge: extra.checkpointMaxAge } : {}),
       clock: this.io.now,
     });
   }

@@ -6,6 +6,7 @@ import { ImagetrustError, asImagetrustError } from '../errors';
 import { CliContext, type CliIo, type GlobalOptions } from './context';
 import { registerAgent } from './agent';
 import { registerFleet } from './fleet';
+import { registerAuthz } from './authz';
 import { registerKeygen } from './keygen';
 import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
@@ -62,6 +63,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
   registerLedgerCommands(program, run);
   registerAgent(program, run);
   registerFleet(program, run);
+  registerAuthz(program, run);
   registerWitness(program, run);
   return program;
 }

@@ -216,6 +216,16 @@ export class ReadOnlyDocker implements DockerReader {
     }
   }
 
+  /** The image a container was created from, fixed at create (`Image`, a sha256 ID). */
+  async containerImageId(id: string): Promise<string | undefined> {
+    try {
+      const info = (await this.docker.getContainer(id).inspect()) as unknown as { Image?: unknown };
+      return typeof info.Image === 'string' ? info.Image : undefined;
+    } catch (err) {
+      throw dockerError(err, `inspect container ${id.slice(0, 12)}`);
+    }
+  }
+
   /** The container and image event stream; the caller owns it and must handle its 'error' and 'end'. */
   async containerEvents(since?: number): Promise<Readable> {
     try {

@@ -62,7 +62,7 @@ function cli(host: string) {
     });
 }
 
-export async function startEngine(name = 'node'): Promise<Engine> {
+export async function startEngine(name = 'node', options: { extraArgs?: string[] } = {}): Promise<Engine> {
   const given = process.env.IMAGETRUST_TEST_DOCKER_HOST;
   if (given) {
     if (!(await reachable(given))) throw new Error(`IMAGETRUST_TEST_DOCKER_HOST=${given} is not reachable`);
@@ -87,6 +87,7 @@ export async function startEngine(name = 'node'): Promise<Engine> {
         '--bridge=none',
         '--iptables=false',
         '--ip6tables=false',
+        ...(options.extraArgs ?? []),
       ],
       join(dir, 'dockerd.log'),
     );
