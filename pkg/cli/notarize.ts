@@ -9,10 +9,13 @@ import { signStatement, validateAttributes, type StatementStatus } from '../ledg
 import type { CliContext } from './context';
 import { withGlobalOptions, type CommandRunner } from './options';
 import { resolveTarget } from './target';
+import { ciAttributes } from './ci-context';
 
 interface NotarizeOptions {
   hash?: string;
   attr?: string[];
+  /** commander's --no-ci */
+  ci?: boolean;
 }
 
 /** Another process may sign for the same key and digest at the same moment: try again. */
@@ -41,7 +44,13 @@ async function notarize(
   opts: NotarizeOptions,
 ): Promise<number> {
   const json = ctx.json;
+  // The CI job's context is evidence too; what --attr says wins.
   const attributes = parseAttributes(opts.attr);
+  if (opts.ci !== false) {
+    const ci = ciAttributes(ctx.io.env);
+    for (const [k, v] of Object.entries(ci)) if (!(k in attributes)) attributes[k] = v;
+    validateAttributes(attributes);
+  }
   const target = await resolveTarget(ctx, ref, opts.hash);
   const key = ctx.signerKey();
   const client = await ctx.ledgerClient();
@@ -104,6 +113,7 @@ export function registerNotarize(
       .description(`${description} (docker://REF, or --hash)`)
       .option('--hash <digest>', 'the sha256 digest to notarize, without a local image')
       .option('--attr <name=value>', 'evidence attribute, e.g. ci.job=4242 (repeatable)', collect)
+      .option('--no-ci', 'do not record the CI job (GitHub Actions, GitLab CI, Jenkins) as attributes')
       .action(
         run((ctx, ref, opts) => notarize(ctx, status, ref as string | undefined, opts as NotarizeOptions)),
       );

@@ -87,6 +87,8 @@ export function vcnResult(input: VcnInput): Record<string, unknown> {
       proof,
       indexProofs,
       statement: decided ? { index: decided.index, id: decided.id, ...decided.statement } : null,
+      // The deciding statement's evidence (CI job, commit, pipeline), as signed.
+      attributes: decided ? decided.statement.attributes : {},
       ...(verdict.equivocated ? { equivocated: verdict.equivocated } : {}),
     },
   };

@@ -405,3 +405,44 @@ describe('a ledger file edited by hand makes verify exit 10, never 0', () => {
     });
   }
 });
+
+describe('evidence: the CI job that signed', () => {
+  it('records a simulated GitHub Actions and GitLab CI job; --attr wins; --no-ci records none', async () => {
+    const cli = cliFor(home('evidence'), engine.host);
+    await keygen(cli);
+    const github = {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_JOB: 'image',
+      GITHUB_RUN_ID: '4242',
+      GITHUB_REPOSITORY: 'consortium/node',
+      GITHUB_SHA: 'a'.repeat(40),
+      GITHUB_REF: 'refs/heads/main',
+    };
+    const gh = await cli(['sign', 'docker://local/app:1', '--attr', 'ci.job=override'], github);
+    assert.equal(gh.code, 0, gh.stderr);
+    const gitlab = {
+      GITLAB_CI: 'true',
+      CI_JOB_ID: '777',
+      CI_COMMIT_SHA: 'b'.repeat(40),
+      CI_PROJECT_PATH: 'g/p',
+    };
+    assert.equal((await cli(['sign', 'docker://local/app-b:1'], gitlab)).code, 0);
+    assert.equal((await cli(['sign', 'docker://local/tool:1', '--no-ci'], github)).code, 0);
+    const attrsOf = async (ref: string) => {
+      const r = await cli.json(['verify', ref]);
+      assert.equal(r.code, TRUSTED, r.stderr);
+      return (r.doc.imagetrust as { attributes: Record<string, string> }).attributes;
+    };
+    const a = await attrsOf('docker://local/app:1');
+    assert.equal(a['ci.system'], 'github-actions');
+    assert.equal(a['ci.job'], 'override');
+    assert.equal(a['ci.url'], 'https://github.com/consortium/node/actions/runs/4242');
+    assert.equal(a['vcs.commit'], 'a'.repeat(40));
+    const b = await attrsOf('docker://local/app-b:1');
+    assert.deepEqual([b['ci.system'], b['ci.job'], b['vcs.repository']], ['gitlab-ci', '777', 'g/p']);
+    assert.deepEqual(await attrsOf('docker://local/tool:1'), {});
+    const inspect = await cli.json(['inspect', 'docker://local/app:1']);
+    const history = inspect.doc.history as { attributes: Record<string, string> }[];
+    assert.equal(history[0]?.attributes['ci.run'], '4242');
+  });
+});
