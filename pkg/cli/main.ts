@@ -7,6 +7,7 @@ import { CliContext, type CliIo, type GlobalOptions } from './context';
 import { registerAgent } from './agent';
 import { registerFleet } from './fleet';
 import { registerAuthz } from './authz';
+import { registerSearch } from './search';
 import { registerKeygen } from './keygen';
 import { registerLedgerCommands } from './ledger';
 import { registerNotarize } from './notarize';
@@ -59,6 +60,7 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
 
   registerNotarize(program, run);
   registerVerify(program, run);
+  registerSearch(program, run);
   registerKeygen(program, run);
   registerLedgerCommands(program, run);
   registerAgent(program, run);

@@ -5,6 +5,8 @@
 import { ImagetrustError } from '../errors';
 import type { KeyLookup, Ledger, LedgerInfo, LookupOptions } from './log';
 import type { ImageDigest } from './statement';
+import type { SearchPage } from './search';
+import type { SearchQuery } from './store/store';
 
 export type CheckpointQuery = { size: number } | { time: number };
 
@@ -29,6 +31,8 @@ export interface LedgerBackend {
    * caught without a full audit.
    */
   latestWithCounts?(): Promise<{ checkpoint: string; entries: number; maxIndex: number }>;
+  /** Statements that match a search at `size`, with inclusion proofs (not proven complete). */
+  search?(query: SearchQuery, options: { size: number; offset: number; limit: number }): Promise<SearchPage>;
   close(): Promise<void>;
 }
 
@@ -74,6 +78,10 @@ export class LocalBackend implements LedgerBackend {
   async append(envelopes: Buffer[]): Promise<{ firstIndex: number; checkpoint: string }> {
     const { firstIndex, checkpoint } = await this.ledger.append(envelopes);
     return { firstIndex, checkpoint: checkpoint.note };
+  }
+
+  search(query: SearchQuery, options: { size: number; offset: number; limit: number }): Promise<SearchPage> {
+    return this.ledger.search(query, options.size, options);
   }
 
   async latestWithCounts(): Promise<{ checkpoint: string; entries: number; maxIndex: number }> {

@@ -24,8 +24,8 @@ import {
 } from './merkle';
 import { noteSigner, vkeyFor, type NoteSigner } from './note';
 import { advanceKey, idBytes, type IndexedEntry } from './ordering';
-import { openStatementAsync, type ImageDigest, type SignedStatement } from './statement';
-import type { AppendLeaf, LedgerStore, StoredCheckpoint, StoredEntry } from './store/store';
+import { openStatement, openStatementAsync, type ImageDigest, type SignedStatement } from './statement';
+import type { AppendLeaf, LedgerStore, SearchQuery, StoredCheckpoint, StoredEntry } from './store/store';
 
 export interface ProvenEntry {
   index: number;
@@ -109,7 +109,53 @@ export class Ledger {
     const signer = noteSigner(origin, options.key);
     const ledger = new Ledger(store, { origin, vkey }, signer, options.clock ?? Date.now);
     await ledger.ensureInitialCheckpoint();
+    await ledger.indexAttributes();
     return ledger;
+  }
+
+  /**
+   * A ledger written before the attribute search index existed gets its index once: every
+   * entry's attributes, read from the statements themselves.
+   */
+  private async indexAttributes(): Promise<void> {
+    if ((await this.store.getMeta('attributes-indexed')) === '1') return;
+    const { size } = await this.latestCheckpoint();
+    for (let start = 0; start < size; start += LOOKUP_PAGE) {
+      const entries = await this.store.entries(start, Math.min(size, start + LOOKUP_PAGE));
+      const rows = entries.flatMap((e) => {
+        try {
+          const { statement } = openStatement(e.leaf);
+          return Object.entries(statement.attributes).map(([key, value]) => ({ index: e.index, key, value }));
+        } catch {
+          return []; // `ledger audit` reports an entry that is not a statement.
+        }
+      });
+      if (rows.length > 0) await this.store.addAttributes(rows);
+    }
+    await this.store.initMeta('attributes-indexed', '1');
+  }
+
+  /**
+   * One page of the statements that match a search (an evidence attribute, a digest or both)
+   * below `size`, each with its inclusion proof. A search finds; it does not prove that nothing
+   * else matches (a lookup proves that, per signer and digest).
+   */
+  async search(
+    query: SearchQuery,
+    size: number,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<{
+    size: number;
+    offset: number;
+    entries: ProvenEntry[];
+  }> {
+    await this.requireSize(size);
+    if (!query.attribute && !query.digest)
+      throw new ImagetrustError('BAD_REQUEST', 'search for an attribute or a digest');
+    const offset = options.offset ?? 0;
+    const limit = Math.min(options.limit ?? LOOKUP_PAGE, LOOKUP_PAGE);
+    const entries = await this.store.searchEntries(query, size, offset, limit);
+    return { size, offset, entries: await this.prove(entries, size) };
   }
 
   /** A ledger opened without its key answers reads only; it must exist already. */
@@ -201,6 +247,7 @@ export class Ledger {
         signer: o.statement.signer,
         key: indexKey(o.statement.signer, o.statement.digest),
         id: idBytes(o.id),
+        attributes: o.statement.attributes,
         entry: { leafHash, id: o.id, statement: o.statement },
       };
     });
@@ -251,8 +298,13 @@ export class Ledger {
     return resolvePlan(plan, await this.fetchNodes(plan));
   }
 
+  /** The largest tree size a checkpoint was read for: the log only grows, so smaller sizes stay valid. */
+  private checkedSize = -1;
+
   private async requireSize(size: number): Promise<void> {
+    if (Number.isSafeInteger(size) && size >= 0 && size <= this.checkedSize) return;
     const latest = await this.latestCheckpoint();
+    this.checkedSize = Math.max(this.checkedSize, latest.size);
     if (!Number.isSafeInteger(size) || size < 0 || size > latest.size) {
       throw new ImagetrustError('BAD_REQUEST', `tree size ${size} is not between 0 and ${latest.size}`);
     }

@@ -6,6 +6,8 @@ import { ERROR_CODES, ImagetrustError, type ErrorCode } from '../errors';
 import type { CheckpointQuery, LedgerBackend } from './backend';
 import { LOOKUP_PAGE, type KeyLookup, type LedgerInfo, type LookupOptions } from './log';
 import type { ImageDigest } from './statement';
+import { decodeSearchPage, searchParams, type SearchPage } from './search';
+import type { SearchQuery } from './store/store';
 import { LEDGER_API, decodeCheckpointPage, decodeHashes, decodeKeyLookup, decodeLeafPage } from './wire';
 
 export interface RemoteBackendOptions {
@@ -176,6 +178,19 @@ export class RemoteBackend implements LedgerBackend {
     if (typeof doc.firstIndex !== 'number' || typeof doc.checkpoint !== 'string')
       throw bad('ledger append answer is malformed');
     return { firstIndex: doc.firstIndex, checkpoint: doc.checkpoint };
+  }
+
+  async search(
+    query: SearchQuery,
+    options: { size: number; offset: number; limit: number },
+  ): Promise<SearchPage> {
+    const params = new URLSearchParams({
+      ...searchParams(query),
+      size: String(options.size),
+      offset: String(options.offset),
+      limit: String(options.limit),
+    });
+    return decodeSearchPage(await this.json(`${LEDGER_API}/search?${params.toString()}`), LOOKUP_PAGE);
   }
 
   async close(): Promise<void> {

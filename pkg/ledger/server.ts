@@ -12,6 +12,7 @@ import type { CheckpointCosigning } from './cosigning';
 import type { SignerRateLimiter } from './rate-limit';
 import { isSignerKeyId, parseImageDigest } from './statement';
 import { LEDGER_API, encodeKeyLookup } from './wire';
+import { encodeSearchPage, parseAttributeQuery } from './search';
 
 export { LEDGER_API };
 
@@ -134,6 +135,26 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
       ...(since !== undefined ? { since } : {}),
     });
     return encodeKeyLookup(params.signer, digest, found);
+  });
+
+  app.get(`${LEDGER_API}/search`, async (req) => {
+    const q = req.query as Record<string, unknown>;
+    for (const k of Object.keys(q))
+      if (!['attr', 'hash', 'size', 'offset', 'limit'].includes(k))
+        throw new ImagetrustError('BAD_REQUEST', `${k}: unknown parameter`);
+    const attribute = typeof q.attr === 'string' ? parseAttributeQuery(q.attr, 'attr') : undefined;
+    if (q.attr !== undefined && typeof q.attr !== 'string')
+      throw new ImagetrustError('BAD_REQUEST', 'attr: once');
+    const digest = q.hash === undefined ? undefined : parseImageDigest(q.hash as string);
+    if (!attribute && !digest)
+      throw new ImagetrustError('BAD_REQUEST', 'give attr=NAME=VALUE, hash=sha256:… or both');
+    const size = intParam(q.size, 'size') ?? (await ledger.latestCheckpoint()).size;
+    const page = await ledger.search(
+      { ...(attribute ? { attribute } : {}), ...(digest ? { digest } : {}) },
+      size,
+      { offset: intParam(q.offset, 'offset') ?? 0, limit: intParam(q.limit, 'limit') ?? LOOKUP_PAGE },
+    );
+    return encodeSearchPage(page);
   });
 
   app.get(`${LEDGER_API}/proof/consistency`, async (req) => {

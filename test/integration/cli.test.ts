@@ -444,5 +444,54 @@ describe('evidence: the CI job that signed', () => {
     const inspect = await cli.json(['inspect', 'docker://local/app:1']);
     const history = inspect.doc.history as { attributes: Record<string, string> }[];
     assert.equal(history[0]?.attributes['ci.run'], '4242');
+
+    // Found again by job id and by checksum, each match proven.
+    const byJob = await cli.json(['search', '--attr', 'ci.job=777']);
+    assert.equal(byJob.code, 0, byJob.stderr);
+    const matches = byJob.doc.matches as {
+      digest: string;
+      attributes: Record<string, string>;
+      inclusionPath: string[];
+    }[];
+    assert.deepEqual(
+      matches.map((m) => m.digest),
+      [imageB],
+    );
+    assert.equal(matches[0]?.attributes['vcs.commit'], 'b'.repeat(40));
+    const byHash = await cli(['search', '--hash', imageA]);
+    assert.equal(byHash.code, 0, byHash.stderr);
+    assert.match(byHash.stdout, /TRUSTED .* ci\.job="override"/);
+    assert.equal((await cli(['search', '--attr', 'ci.job=nothing'])).code, 1);
+  });
+
+  it('stores hostile attribute values exactly or refuses them clearly', async () => {
+    const cli = cliFor(home('hostile-attrs'), engine.host);
+    await keygen(cli);
+    const odd = 'Zürich ☃ "quoted"\nsecond line\ttab';
+    const signed = await cli([
+      'sign',
+      '--hash',
+      `sha256:${'e'.repeat(64)}`,
+      '--attr',
+      `note=${odd}`,
+      '--no-ci',
+    ]);
+    assert.equal(signed.code, 0, signed.stderr);
+    const found = await cli.json(['search', '--attr', `note=${odd}`]);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal((found.doc.matches as { attributes: Record<string, string> }[])[0]?.attributes.note, odd);
+    const long = await cli([
+      'sign',
+      '--hash',
+      `sha256:${'f'.repeat(64)}`,
+      '--attr',
+      `big=${'x'.repeat(10_000)}`,
+    ]);
+    assert.equal(long.code, USAGE);
+    assert.match(long.stderr, /longer than 4096/);
+    const badKey = await cli(['sign', '--hash', `sha256:${'f'.repeat(64)}`, '--attr', 'ci job=1']);
+    assert.equal(badKey.code, USAGE);
+    assert.match(badKey.stderr, /attribute name "ci job" is invalid/);
+    assert.equal((await cli(['search', '--hash', `sha256:${'f'.repeat(64)}`])).code, 1, 'nothing was stored');
   });
 });

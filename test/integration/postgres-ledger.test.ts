@@ -15,6 +15,7 @@ import { openLocalLedger } from '../../pkg/ledger/open';
 import { policyForSigners } from '../../pkg/ledger/policy';
 import { MemoryStateStore } from '../../pkg/ledger/state';
 import { openStatement } from '../../pkg/ledger/statement';
+import { verifiedSearch } from '../../pkg/ledger/search';
 import { digestOf, generateSignerKey, Words } from '../../pkg/testing/fixtures';
 import { isImagetrustError } from '../../pkg/errors';
 import { BIN, cliFor } from './harness/cli';
@@ -57,6 +58,7 @@ describe('the PostgreSQL ledger store', () => {
           i % 3 === 0 ? bob : alice,
           digestOf(`image-${(batch * 31 + i) % 23}`),
           i % 4 === 0 ? 'untrusted' : 'trusted',
+          { attributes: { 'ci.job': String(batch), note: `long ${'x'.repeat(3000 + i)}` } },
         ),
       );
       const envelopes = statements.map((s) => s.envelope);
@@ -79,6 +81,15 @@ describe('the PostgreSQL ledger store', () => {
       const want = await reference.verify(digest, policy);
       assert.equal(got.verdict.status, want.verdict.status, digest);
       assert.equal(got.statements.length, want.statements.length);
+    }
+    for (const query of [{ digest: digestOf('image-3') }, { attribute: { key: 'ci.job', value: '3' } }]) {
+      const got = await verifiedSearch(client, query);
+      const want = await verifiedSearch(reference, query);
+      assert.ok(want.found.length > 0, JSON.stringify(query));
+      assert.deepEqual(
+        got.found.map((f) => f.index),
+        want.found.map((f) => f.index),
+      );
     }
     const report = await auditLedger(postgres);
     assert.deepEqual(report.problems, []);

@@ -9,6 +9,7 @@
 // size it knows in memory (bounded), and catches up from the rows other servers wrote since
 // (`version` is the tree size of the batch that wrote a node) before it uses them.
 
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ImagetrustError } from '../../errors';
 import { Database, dbError, type Migration } from '../../postgres/database';
@@ -27,7 +28,9 @@ import { appendToTree, nodeKey, type NodeId } from '../merkle';
 import type {
   AppendInput,
   AppendOutput,
+  AttributeRow,
   LedgerStore,
+  SearchQuery,
   StoreCounts,
   StoredCheckpoint,
   StoredEntry,
@@ -74,7 +77,24 @@ CREATE TABLE index_leaves (
 CREATE INDEX index_leaves_by_version ON index_leaves (version);
 `,
   },
+  {
+    // Search by digest and by evidence attribute. A value can be 4096 characters, more than a
+    // B-tree entry holds: the index keys on its SHA-256, and queries compare the value too.
+    version: 2,
+    sql: `
+CREATE INDEX entries_by_digest ON entries (digest, idx);
+CREATE TABLE attributes (
+  key text NOT NULL,
+  vhash bytea NOT NULL,
+  value text NOT NULL,
+  idx bigint NOT NULL,
+  PRIMARY KEY (key, vhash, idx)
+);
+`,
+  },
 ];
+
+const valueHash = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
 /** Index nodes kept in memory per server (about 250 bytes each). */
 const MAX_CACHED_INDEX_NODES = 400_000;
@@ -389,6 +409,10 @@ export class PostgresStore implements LedgerStore {
         [nodes.map((n) => n.id.level), nodes.map((n) => n.id.index), nodes.map((n) => n.hash)],
       );
     }
+    const attributes = leaves.flatMap((l, i) =>
+      Object.entries(l.attributes ?? {}).map(([key, value]) => ({ index: size + i, key, value })),
+    );
+    if (attributes.length > 0) await this.insertAttributes(q, attributes);
     const inners = index.written.filter((n): n is InnerNode => n.kind === 'inner');
     const keyed = index.written.filter((n) => n.kind === 'leaf');
     if (inners.length > 0) {
@@ -552,6 +576,57 @@ export class PostgresStore implements LedgerStore {
         size,
       ]);
       return [...inner.rows.map(toInner), ...leaves.rows.map(toLeaf)];
+    });
+  }
+
+  private async insertAttributes(q: Queryable, rows: AttributeRow[]): Promise<void> {
+    await q.query(
+      'INSERT INTO attributes (key, vhash, value, idx) SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bigint[]) ON CONFLICT DO NOTHING',
+      [
+        rows.map((r) => r.key),
+        rows.map((r) => valueHash(r.value)),
+        rows.map((r) => r.value),
+        rows.map((r) => r.index),
+      ],
+    );
+  }
+
+  async addAttributes(rows: AttributeRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 5000) {
+      const chunk = rows.slice(i, i + 5000);
+      await this.read('ledger write failed', (q) => this.insertAttributes(q, chunk));
+    }
+  }
+
+  async searchEntries(
+    query: SearchQuery,
+    beforeSize: number,
+    offset: number,
+    limit: number,
+  ): Promise<StoredEntry[]> {
+    const e = ENTRY_COLUMNS.split(', ')
+      .map((c) => `e.${c}`)
+      .join(', ');
+    return this.read('ledger search failed', async (q) => {
+      const { attribute, digest } = query;
+      const r = attribute
+        ? await q.query<EntryRow>(
+            `SELECT ${e} FROM attributes a JOIN entries e ON e.idx = a.idx WHERE a.key = $1 AND a.vhash = $2 AND a.value = $3 AND a.idx < $4${digest ? ' AND e.digest = $7' : ''} ORDER BY a.idx LIMIT $5 OFFSET $6`,
+            [
+              attribute.key,
+              valueHash(attribute.value),
+              attribute.value,
+              beforeSize,
+              limit,
+              offset,
+              ...(digest ? [digest] : []),
+            ],
+          )
+        : await q.query<EntryRow>(
+            `SELECT ${ENTRY_COLUMNS} FROM entries WHERE digest = $1 AND idx < $2 ORDER BY idx LIMIT $3 OFFSET $4`,
+            [digest ?? '', beforeSize, limit, offset],
+          );
+      return r.rows.map(toEntry);
     });
   }
 

@@ -24,7 +24,9 @@ import { appendToTree, nodeKey, type NodeId } from '../merkle';
 import type {
   AppendInput,
   AppendOutput,
+  AttributeRow,
   LedgerStore,
+  SearchQuery,
   StoreCounts,
   StoredCheckpoint,
   StoredEntry,
@@ -43,6 +45,13 @@ CREATE TABLE IF NOT EXISTS entries (
   leaf BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_by_key ON entries (ikey, idx);
+CREATE INDEX IF NOT EXISTS entries_by_digest ON entries (digest, idx);
+CREATE TABLE IF NOT EXISTS attributes (
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  PRIMARY KEY (key, value, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS nodes (
   level INTEGER NOT NULL,
   idx INTEGER NOT NULL,
@@ -279,6 +288,16 @@ export class SqliteStore implements LedgerStore {
       insertInner: db.prepare(
         'INSERT INTO index_nodes (id, version, bit, left_id, left_hash, right_id, right_hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      insertAttribute: db.prepare('INSERT OR IGNORE INTO attributes (key, value, idx) VALUES (?, ?, ?)'),
+      byDigest: read<[string, number, number, number], EntryRow>(
+        'SELECT idx, leaf, digest, signer, ikey, sid FROM entries WHERE digest = ? AND idx < ? ORDER BY idx LIMIT ? OFFSET ?',
+      ),
+      byAttribute: read<[string, string, number, number, number], EntryRow>(
+        'SELECT e.idx, e.leaf, e.digest, e.signer, e.ikey, e.sid FROM attributes a JOIN entries e ON e.idx = a.idx WHERE a.key = ? AND a.value = ? AND a.idx < ? ORDER BY a.idx LIMIT ? OFFSET ?',
+      ),
+      byAttributeAndDigest: read<[string, string, string, number, number, number], EntryRow>(
+        'SELECT e.idx, e.leaf, e.digest, e.signer, e.ikey, e.sid FROM attributes a JOIN entries e ON e.idx = a.idx WHERE a.key = ? AND a.value = ? AND e.digest = ? AND a.idx < ? ORDER BY a.idx LIMIT ? OFFSET ?',
+      ),
       insertLeaf: db.prepare(
         'INSERT INTO index_leaves (key, version, count, chain, sequence, newest) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -367,9 +386,11 @@ export class SqliteStore implements LedgerStore {
       this.cacheAt(size);
       const index = runSync(updateIndex(head, updates), (id) => this.readIndexNode(id, LATEST, true));
       const newSize = size + input.leaves.length;
-      input.leaves.forEach((l, i) =>
-        this.stmt.insertEntry.run(size + i, l.digest, l.signer, l.key, l.id, l.leaf),
-      );
+      input.leaves.forEach((l, i) => {
+        this.stmt.insertEntry.run(size + i, l.digest, l.signer, l.key, l.id, l.leaf);
+        for (const [k, v] of Object.entries(l.attributes ?? {}))
+          this.stmt.insertAttribute.run(k, v, size + i);
+      });
       for (const n of nodes) this.stmt.insertNode.run(n.id.level, n.id.index, n.hash);
       for (const n of index.written) {
         if (n.kind === 'leaf')
@@ -445,6 +466,37 @@ export class SqliteStore implements LedgerStore {
       ...this.stmt.innersWritten.all(size).map(toInner),
       ...this.stmt.leavesWritten.all(size).map(toLeaf),
     ]);
+  }
+
+  async searchEntries(
+    query: SearchQuery,
+    beforeSize: number,
+    offset: number,
+    limit: number,
+  ): Promise<StoredEntry[]> {
+    return guarded('ledger search failed', () => {
+      const { attribute, digest } = query;
+      const rows = attribute
+        ? digest
+          ? this.stmt.byAttributeAndDigest.all(
+              attribute.key,
+              attribute.value,
+              digest,
+              beforeSize,
+              limit,
+              offset,
+            )
+          : this.stmt.byAttribute.all(attribute.key, attribute.value, beforeSize, limit, offset)
+        : this.stmt.byDigest.all(digest ?? '', beforeSize, limit, offset);
+      return rows.map(toEntry);
+    });
+  }
+
+  async addAttributes(rows: AttributeRow[]): Promise<void> {
+    const run = this.db.transaction(() => {
+      for (const r of rows) this.stmt.insertAttribute.run(r.key, r.value, r.index);
+    });
+    guarded('ledger write failed', () => run.immediate());
   }
 
   async entries(start: number, end: number): Promise<StoredEntry[]> {

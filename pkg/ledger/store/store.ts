@@ -37,6 +37,21 @@ export interface AppendLeaf {
   key: Buffer;
   /** The statement id. */
   id: Buffer;
+  /** The statement's evidence attributes, indexed for search. */
+  attributes?: Record<string, string>;
+}
+
+/** What `imagetrust search` looks for: statements with an attribute, about a digest, or both. */
+export interface SearchQuery {
+  attribute?: { key: string; value: string };
+  digest?: string;
+}
+
+/** One entry's evidence attributes, as the search index keeps them. */
+export interface AttributeRow {
+  index: number;
+  key: string;
+  value: string;
 }
 
 export interface AppendInput {
@@ -84,6 +99,15 @@ export interface LedgerStore {
   indexRoot(size: number): Promise<Buffer | undefined>;
   /** Every index node written by the batch that reached `size` (for audits). */
   indexNodesWrittenAt(size: number): Promise<TreeNode[]>;
+  /** Entries below `beforeSize` that match the query, in log order, from `offset`, at most `limit`. */
+  searchEntries(
+    query: SearchQuery,
+    beforeSize: number,
+    offset: number,
+    limit: number,
+  ): Promise<StoredEntry[]>;
+  /** Adds rows to the attribute index (an index built before it existed); rows already there are kept. */
+  addAttributes(rows: AttributeRow[]): Promise<void>;
   /** Entries with start <= index < end, in index order. */
   entries(start: number, end: number): Promise<StoredEntry[]>;
   /** Hashes of the requested log tree nodes; a missing node is absent from the map. */
