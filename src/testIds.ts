@@ -19,5 +19,5 @@ export const testIds = {
   },
   fleet: { container: 'data-testid imagetrust-fleet', offenders: 'data-testid imagetrust-offenders' },
   node: { container: 'data-testid imagetrust-node', verify: 'data-testid imagetrust-verify-now' },
-  image: { container: 'data-testid imagetrust-image' },
+  image: { container: 'data-testid imagetrust-image', evidence: 'data-testid imagetrust-image-evidence' },
 };

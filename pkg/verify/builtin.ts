@@ -19,6 +19,8 @@ export interface LedgerStatements {
     time: string;
     name: string;
     allowed: boolean;
+    /** Evidence signed into the statement (CI job, commit, pipeline …). */
+    attributes: Record<string, string>;
   }[];
 }
 
@@ -91,6 +93,7 @@ export class BuiltinVerifier implements Verifier {
         time: s.statement.time,
         name: s.statement.name,
         allowed: allowed.has(s.statement.signer),
+        attributes: s.statement.attributes,
       })),
     };
   }

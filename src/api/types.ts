@@ -79,6 +79,8 @@ export interface LedgerStatement {
   time: string;
   name: string;
   allowed: boolean;
+  /** Evidence signed into the statement (CI job, commit, pipeline …); absent from older agents. */
+  attributes?: Record<string, string>;
 }
 
 export interface StatementsAnswer {

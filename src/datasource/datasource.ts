@@ -29,6 +29,7 @@ import {
   historyFrames,
   imagesFrame,
   statementsFrame,
+  evidenceFrame,
   summaryFrame,
 } from './frames';
 import { migrateQuery } from './migrate';
@@ -77,7 +78,8 @@ export class DataSource extends DataSourceApi<ImagetrustQuery, ImagetrustOptions
   }
 
   filterQuery(query: ImagetrustQuery): boolean {
-    return !query.hide && (query.queryType !== 'statements' || Boolean(query.digest));
+    const byDigest = query.queryType === 'statements' || query.queryType === 'evidence';
+    return !query.hide && (!byDigest || Boolean(query.digest));
   }
 
   /** GET or POST on the agent API through the data proxy. */
@@ -170,6 +172,12 @@ export class DataSource extends DataSourceApi<ImagetrustQuery, ImagetrustOptions
           params: { digest: q.digest },
         });
         return [statementsFrame(answer, q.refId)];
+      }
+      case 'evidence': {
+        const answer = await this.request<StatementsAnswer>('/ledger/statements', {
+          params: { digest: q.digest },
+        });
+        return [evidenceFrame(answer, q.refId)];
       }
       case 'events': {
         const { events } = await this.request<{ events: ChangeEvent[] }>('/events', {

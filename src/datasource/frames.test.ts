@@ -1,9 +1,45 @@
 import { FieldType, getDisplayProcessor, createTheme } from '@grafana/data';
 import type { NodeState } from '../api/types';
 import { container } from '../testing/fixtures';
-import { containersFrame, eventsFrame, historyFrames, summaryFrame } from './frames';
+import { containersFrame, eventsFrame, evidenceFrame, historyFrames, summaryFrame } from './frames';
 
 describe('frames', () => {
+  it('evidence: one row per attribute of each statement, statements without any left out', () => {
+    const frame = evidenceFrame(
+      {
+        digest: `sha256:${'a'.repeat(64)}`,
+        treeSize: 9,
+        origin: 'example/ledger',
+        statements: [
+          {
+            index: 3,
+            status: 'trusted',
+            signer: 's1',
+            time: '2026-11-30T10:00:00Z',
+            name: 'app',
+            allowed: true,
+            attributes: { 'ci.job': '4242', 'vcs.commit': 'abc' },
+          },
+          {
+            index: 5,
+            status: 'untrusted',
+            signer: 's1',
+            time: '2026-11-30T11:00:00Z',
+            name: 'app',
+            allowed: true,
+          },
+        ],
+      },
+      'E',
+    );
+    expect(frame.length).toBe(2);
+    const byName = Object.fromEntries(frame.fields.map((f) => [f.name, f]));
+    expect(byName.key.values).toEqual(['ci.job', 'vcs.commit']);
+    expect(byName.value.values).toEqual(['4242', 'abc']);
+    expect(byName.index.values).toEqual([3, 3]);
+    expect(byName.time.type).toBe(FieldType.time);
+  });
+
   it('containers: typed fields, status mapped to colour and text, links to the app', () => {
     const frame = containersFrame(
       [container(), container({ name: 'db', status: 'trusted', signedAt: '2026-11-01T00:00:00Z' })],

@@ -379,3 +379,53 @@ export function eventsFrame(events: ChangeEvent[], refId?: string): DataFrame {
     ],
   });
 }
+
+/** One row per evidence attribute of each statement about a digest (CI job, commit, pipeline …). */
+export function evidenceFrame(answer: StatementsAnswer, refId?: string): DataFrame {
+  const rows = answer.statements.flatMap((s) =>
+    Object.entries(s.attributes ?? {}).map(([key, value]) => ({ s, key, value })),
+  );
+  return createDataFrame({
+    refId,
+    name: 'evidence',
+    meta: { custom: { treeSize: answer.treeSize, origin: answer.origin, digest: answer.digest } },
+    fields: [
+      {
+        name: 'time',
+        type: FieldType.time,
+        values: rows.map((r) => Date.parse(r.s.time)),
+        config: { displayName: 'Signed' },
+      },
+      {
+        name: 'index',
+        type: FieldType.number,
+        values: rows.map((r) => r.s.index),
+        config: { displayName: 'Entry', decimals: 0 },
+      },
+      {
+        name: 'status',
+        type: FieldType.string,
+        values: rows.map((r) => r.s.status),
+        config: { displayName: 'Status', ...statusConfig },
+      },
+      {
+        name: 'signer',
+        type: FieldType.string,
+        values: rows.map((r) => r.s.signer),
+        config: { displayName: 'Signer' },
+      },
+      {
+        name: 'key',
+        type: FieldType.string,
+        values: rows.map((r) => r.key),
+        config: { displayName: 'Attribute' },
+      },
+      {
+        name: 'value',
+        type: FieldType.string,
+        values: rows.map((r) => r.value),
+        config: { displayName: 'Value' },
+      },
+    ],
+  });
+}

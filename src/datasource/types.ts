@@ -1,6 +1,14 @@
 import type { DataQuery, DataSourceJsonData } from '@grafana/schema';
 
-export const QUERY_TYPES = ['containers', 'summary', 'history', 'images', 'statements', 'events'] as const;
+export const QUERY_TYPES = [
+  'containers',
+  'summary',
+  'history',
+  'images',
+  'statements',
+  'evidence',
+  'events',
+] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
 
 export const QUERY_TYPE_LABELS: Record<QueryType, string> = {
@@ -9,6 +17,7 @@ export const QUERY_TYPE_LABELS: Record<QueryType, string> = {
   history: 'History (counts by status)',
   images: 'Images',
   statements: 'Ledger statements for a digest',
+  evidence: 'Evidence (CI job, commit) of a digest',
   events: 'Trust changes (annotations)',
 };
 

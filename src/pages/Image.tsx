@@ -68,6 +68,7 @@ export function ImagePage() {
                         <th>Status</th>
                         <th>Signer</th>
                         <th>Signed as</th>
+                        <th>Evidence</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -81,6 +82,13 @@ export function ImagePage() {
                             {s.allowed ? '' : ' (not an allowed signer)'}
                           </td>
                           <td>{s.name}</td>
+                          <td data-testid={testIds.image.evidence}>
+                            {Object.entries(s.attributes ?? {}).map(([k, v]) => (
+                              <div key={k} className={styles.mono}>
+                                {k}={v}
+                              </div>
+                            ))}
+                          </td>
                         </tr>
                       ))}
                     </tbody>

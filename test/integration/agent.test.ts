@@ -229,6 +229,28 @@ describe('agent on two nodes', () => {
     assert.deepEqual(all.body.unreachable, []);
   });
 
+  it('shows the evidence signed with an image in its ledger statements', async () => {
+    const signer = cliFor(ledgerHome, engineA.host, { IMAGETRUST_LEDGER: ledger.url });
+    const r = await signer([
+      'sign',
+      'docker://local/trusted:1',
+      '--attr',
+      'ci.job=99',
+      '--attr',
+      'vcs.commit=cafe',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const digest = (await containersOf(agentA)).find((c) => c.name === 'a-trusted')?.digest as string;
+    // The agent proves the ledger's newest checkpoint once per pass (every 2 s here).
+    const last = await waitFor('the new statement in the agent', async () => {
+      const res = await agentA.get(`/api/v1/ledger/statements?digest=${digest}`, TOKEN);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const statements = res.body.statements as { attributes: Record<string, string> }[];
+      return statements.at(-1)?.attributes['ci.job'] === '99' ? statements.at(-1) : undefined;
+    });
+    assert.deepEqual(last.attributes, { 'ci.job': '99', 'vcs.commit': 'cafe' });
+  });
+
   it('never writes to Docker: its client refuses anything but reads', async () => {
     const docker = new ReadOnlyDocker({ dockerHost: engineA.host });
     const before = (await docker.listContainers()).length;

@@ -33,6 +33,8 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
     }
   };
   const usesStatus = q.queryType === 'containers' || q.queryType === 'images' || q.queryType === 'events';
+  /** Statements and evidence are about one digest, not a node. */
+  const byDigest = q.queryType === 'statements' || q.queryType === 'evidence';
 
   return (
     <InlineFieldRow>
@@ -45,7 +47,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           onChange={(v) => update({ queryType: v.value })}
         />
       </InlineField>
-      {q.queryType !== 'statements' && (
+      {!byDigest && (
         <InlineField
           label="Node"
           labelWidth={8}
@@ -73,7 +75,7 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           />
         </InlineField>
       )}
-      {q.queryType === 'statements' && (
+      {byDigest && (
         <InlineField label="Digest" labelWidth={8}>
           <Input
             data-testid={testIds.queryEditor.digest}
