@@ -125,6 +125,20 @@ describe('admission', () => {
     assert.throws(() => parseRules(['build=check']));
   });
 
+  it('refuses the routes fuzzing found, kept as regression cases', async () => {
+    const a = admission();
+    for (const uri of [
+      '/v1.41/containers/%20%2F%20/start',
+      '/v1.41/containers//start',
+      '/v1.41/containers/c-trusted%2F..%2Fc-untrusted/start',
+      '/v1.41/containers/%2e%2e/start',
+      '/v1.41/containers/a%00/start',
+    ]) {
+      const d = await a.decide(readRequest({ RequestMethod: 'POST', RequestUri: uri }));
+      assert.equal(d.allow, false, uri);
+    }
+  });
+
   it('never allows a generated hostile create or start (fast-check)', async () => {
     const a = admission();
     const segment = fc.oneof(

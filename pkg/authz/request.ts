@@ -81,20 +81,25 @@ export function readRequest(doc: unknown): AuthzRequest {
   const base = { user, method, uri: rawUri.slice(0, 512) };
   if (!method || !rawUri) return malformed(base, 'no request method or URI');
   if (rawUri.length > MAX_URI) return malformed(base, 'request URI too long');
-  let path: string;
+  // Segments are decoded one by one, so an encoded slash cannot make new ones; a segment that
+  // still holds a slash, a dot segment, whitespace or a control character after decoding, and
+  // an empty segment, are not what dockerd sends: refused rather than read as another route.
+  let parts: string[];
   try {
-    path = decodeURIComponent(new URL(rawUri, 'http://engine').pathname);
+    // Not WHATWG URL parsing: it would resolve dot segments (also %2e%2e) before we see them.
+    const raw = (rawUri.split(/[?#]/, 1)[0] as string).replace(/\/+$/, '');
+    if (raw !== '' && !raw.startsWith('/')) throw new Error('not a path');
+    parts = raw
+      .split('/')
+      .slice(1)
+      .map((seg) => decodeURIComponent(seg));
   } catch {
     return malformed(base, 'request URI does not parse');
   }
-  // A decoded path that still holds dot segments or control characters is not one dockerd routes.
-  if (/\/\.\.?(\/|$)|[\0-\x1f]/.test(path))
-    return malformed(base, 'request URI has dot segments or control characters');
-  path = path.replace(/^\/v\d+(\.\d+)?(?=\/)/, '').replace(/\/+$/, '');
-  // An empty segment could make one route read as another: not a request dockerd sends.
-  if (path.includes('//')) return malformed(base, 'request URI has an empty path segment');
+  if (parts.some((seg) => seg === '' || seg === '.' || seg === '..' || /[/\\\s\0-\x1f\x7f]/.test(seg)))
+    return malformed(base, 'request URI has an empty, dot, encoded-slash or whitespace segment');
+  if (/^v\d+(\.\d+)?$/.test(parts[0] ?? '')) parts = parts.slice(1);
   if (method === 'GET' || method === 'HEAD') return { ...base, action: 'read' };
-  const parts = path.split('/').filter(Boolean);
   const [first, second, third] = parts;
   if (method === 'POST' && first === 'containers' && second === 'create' && parts.length === 2) {
     const { doc: body, problem } = bodyOf(o.RequestBody);
