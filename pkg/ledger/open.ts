@@ -5,7 +5,7 @@
 // and never replaced). Other URL schemes are refused.
 
 import { existsSync } from 'node:fs';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ImagetrustError } from '../errors';
 import { LocalBackend, type LedgerBackend } from './backend';
@@ -14,6 +14,7 @@ import { Ledger } from './log';
 import { RemoteBackend } from './remote';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite';
 import type { PostgresStore as PgStore } from './store/postgres';
+import type { LedgerStore } from './store/store';
 import { isPostgresLocation, redactUrl } from '../postgres/url';
 
 export interface OpenLocalOptions extends SqliteStoreOptions {
@@ -53,29 +54,36 @@ export async function openLocalLedger(location: string, options: OpenLocalOption
     : openFileLedger(location, options);
 }
 
-async function openPostgresLedger(url: string, options: OpenLocalOptions): Promise<Ledger> {
-  // Loaded only for a postgres:// ledger: other processes never load pg.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { PostgresStore } = require('./store/postgres') as { PostgresStore: typeof PgStore };
-  const store = await PostgresStore.open(url, {
-    migrate: options.keyPath !== undefined && !options.readonly,
-  });
+/**
+ * The checkpoint key at `keyPath`: created when the ledger is new, refused when the ledger
+ * exists without it (a new key would sign a second history). `created` says which.
+ */
+function checkpointKey(
+  keyPath: string,
+  ledgerExists: boolean,
+  ledger: string,
+): { key: KeyObject; created: boolean } {
+  let created = false;
+  if (!existsSync(keyPath)) {
+    if (ledgerExists)
+      throw new ImagetrustError(
+        'KEY_NOT_FOUND',
+        `ledger ${ledger} exists but its checkpoint key ${keyPath} is missing`,
+      );
+    writeKeyFile(keyPath, generateKeyPairSync('ed25519').privateKey);
+    created = true;
+  }
+  return { key: readKeyFile(keyPath), created };
+}
+
+/** Opens the ledger over a store; a ledger just created reports its verifier key; the store is closed on failure. */
+async function openOver(
+  store: LedgerStore,
+  key: KeyObject | undefined,
+  created: boolean,
+  options: OpenLocalOptions,
+): Promise<Ledger> {
   try {
-    let key;
-    let created = false;
-    if (options.keyPath !== undefined && !options.readonly) {
-      if (!existsSync(options.keyPath)) {
-        if (await store.getMeta('vkey')) {
-          throw new ImagetrustError(
-            'KEY_NOT_FOUND',
-            `ledger ${redactUrl(url)} exists but its checkpoint key ${options.keyPath} is missing`,
-          );
-        }
-        writeKeyFile(options.keyPath, generateKeyPairSync('ed25519').privateKey);
-        created = true;
-      }
-      key = readKeyFile(options.keyPath);
-    }
     const ledger = await Ledger.open(store, {
       ...(key ? { key } : {}),
       ...(options.origin ? { origin: options.origin } : {}),
@@ -89,35 +97,27 @@ async function openPostgresLedger(url: string, options: OpenLocalOptions): Promi
   }
 }
 
-async function openFileLedger(path: string, options: OpenLocalOptions): Promise<Ledger> {
-  const file = resolve(path);
-  const keyPath = options.keyPath ?? `${file}.key`;
-  const existed = existsSync(file);
-  let created = false;
-  if (!existsSync(keyPath)) {
-    if (existed) {
-      throw new ImagetrustError(
-        'KEY_NOT_FOUND',
-        `ledger ${file} exists but its checkpoint key ${keyPath} is missing`,
-      );
-    }
-    writeKeyFile(keyPath, generateKeyPairSync('ed25519').privateKey);
-    created = true;
-  }
-  const key = readKeyFile(keyPath);
-  const store = new SqliteStore(file, options);
+async function openPostgresLedger(url: string, options: OpenLocalOptions): Promise<Ledger> {
+  // Loaded only for a postgres:// ledger: other processes never load pg.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PostgresStore } = require('./store/postgres') as { PostgresStore: typeof PgStore };
+  const writer = options.keyPath !== undefined && !options.readonly;
+  const store = await PostgresStore.open(url, { migrate: writer });
+  let opened: { key: KeyObject; created: boolean } | undefined;
   try {
-    const ledger = await Ledger.open(store, {
-      key,
-      ...(options.origin ? { origin: options.origin } : {}),
-      ...(options.clock ? { clock: options.clock } : {}),
-    });
-    if (created) options.onCreated?.(ledger.info.vkey);
-    return ledger;
+    if (writer)
+      opened = checkpointKey(options.keyPath as string, Boolean(await store.getMeta('vkey')), redactUrl(url));
   } catch (err) {
     await store.close();
     throw err;
   }
+  return openOver(store, opened?.key, opened?.created ?? false, options);
+}
+
+async function openFileLedger(path: string, options: OpenLocalOptions): Promise<Ledger> {
+  const file = resolve(path);
+  const { key, created } = checkpointKey(options.keyPath ?? `${file}.key`, existsSync(file), file);
+  return openOver(new SqliteStore(file, options), key, created, options);
 }
 
 export async function openBackend(location: string, options: OpenLocalOptions = {}): Promise<LedgerBackend> {

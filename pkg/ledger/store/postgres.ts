@@ -25,6 +25,16 @@ import {
   type TreeNode,
 } from '../index-tree';
 import { appendToTree, nodeKey, type NodeId } from '../merkle';
+import {
+  toCheckpoint,
+  toEntry,
+  toInner,
+  toLeaf,
+  type CheckpointRow,
+  type EntryRow,
+  type InnerRow,
+  type LeafRow,
+} from './rows';
 import type {
   AppendInput,
   AppendOutput,
@@ -103,71 +113,10 @@ const MAX_SYNC_ROWS = 50_000;
 const CACHED_LOG_LEVEL = 4;
 const MAX_CACHED_LOG_NODES = 200_000;
 
-interface CheckpointRow {
-  size: number;
-  note: string;
-  created_at: number;
-}
-
-interface EntryRow {
-  idx: number;
-  leaf: Buffer;
-  digest: string;
-  signer: string;
-  ikey: Buffer;
-  sid: Buffer;
-}
-
-interface InnerRow {
-  id: Buffer;
-  bit: number;
-  left_id: Buffer;
-  left_hash: Buffer;
-  right_id: Buffer;
-  right_hash: Buffer;
-}
-
-interface LeafRow {
-  key: Buffer;
-  count: number;
-  chain: Buffer;
-  sequence: number;
-  newest: Buffer | null;
-}
-
 const CHECKPOINT_COLUMNS = 'size, note, created_at';
 const ENTRY_COLUMNS = 'idx, leaf, digest, signer, ikey, sid';
 const INNER_COLUMNS = 'id, bit, left_id, left_hash, right_id, right_hash';
 const LEAF_COLUMNS = 'key, count, chain, sequence, newest';
-
-const toCheckpoint = (row: CheckpointRow | undefined): StoredCheckpoint | undefined =>
-  row && { size: row.size, note: row.note, createdAt: row.created_at };
-
-const toEntry = (r: EntryRow): StoredEntry => ({
-  index: r.idx,
-  leaf: r.leaf,
-  digest: r.digest,
-  signer: r.signer,
-  key: r.ikey,
-  id: r.sid,
-});
-
-const toInner = (r: InnerRow): InnerNode => ({
-  kind: 'inner',
-  id: r.id,
-  bit: r.bit,
-  left: { id: r.left_id, hash: r.left_hash },
-  right: { id: r.right_id, hash: r.right_hash },
-});
-
-const toLeaf = (r: LeafRow): TreeNode => ({
-  kind: 'leaf',
-  id: Buffer.concat([Buffer.from([0]), r.key]),
-  key: r.key,
-  value: { count: r.count, chain: r.chain },
-  sequence: r.sequence,
-  newest: r.newest,
-});
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 

@@ -17,10 +17,19 @@ import {
   runSync,
   updateIndex,
   type ChildRef,
-  type InnerNode,
   type TreeNode,
 } from '../index-tree';
 import { appendToTree, nodeKey, type NodeId } from '../merkle';
+import {
+  toCheckpoint,
+  toEntry,
+  toInner,
+  toLeaf,
+  type CheckpointRow,
+  type EntryRow,
+  type InnerRow,
+  type LeafRow,
+} from './rows';
 import type {
   AppendInput,
   AppendOutput,
@@ -106,67 +115,6 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   readonly?: boolean;
 }
-
-interface CheckpointRow {
-  size: number;
-  note: string;
-  created_at: number;
-}
-
-interface EntryRow {
-  idx: number;
-  leaf: Buffer;
-  digest: string;
-  signer: string;
-  ikey: Buffer;
-  sid: Buffer;
-}
-
-interface InnerRow {
-  id: Buffer;
-  bit: number;
-  left_id: Buffer;
-  left_hash: Buffer;
-  right_id: Buffer;
-  right_hash: Buffer;
-}
-
-interface LeafRow {
-  key: Buffer;
-  count: number;
-  chain: Buffer;
-  sequence: number;
-  newest: Buffer | null;
-}
-
-const toCheckpoint = (row: CheckpointRow | undefined): StoredCheckpoint | undefined =>
-  row && { size: row.size, note: row.note, createdAt: row.created_at };
-
-const toEntry = (r: EntryRow): StoredEntry => ({
-  index: r.idx,
-  leaf: r.leaf,
-  digest: r.digest,
-  signer: r.signer,
-  key: r.ikey,
-  id: r.sid,
-});
-
-const toInner = (r: InnerRow): InnerNode => ({
-  kind: 'inner',
-  id: r.id,
-  bit: r.bit,
-  left: { id: r.left_id, hash: r.left_hash },
-  right: { id: r.right_id, hash: r.right_hash },
-});
-
-const toLeaf = (r: LeafRow): TreeNode => ({
-  kind: 'leaf',
-  id: Buffer.concat([Buffer.from([0]), r.key]),
-  key: r.key,
-  value: { count: r.count, chain: r.chain },
-  sequence: r.sequence,
-  newest: r.newest,
-});
 
 /** SQLite's own word that the file is damaged means tampering or corruption, never an answer. */
 function ioError(what: string, err: unknown): ImagetrustError {
