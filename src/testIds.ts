@@ -18,6 +18,10 @@ export const testIds = {
     submit: 'data-testid imagetrust-app-submit',
   },
   fleet: { container: 'data-testid imagetrust-fleet', offenders: 'data-testid imagetrust-offenders' },
-  node: { container: 'data-testid imagetrust-node', verify: 'data-testid imagetrust-verify-now' },
+  node: {
+    container: 'data-testid imagetrust-node',
+    verify: 'data-testid imagetrust-verify-now',
+    refusals: 'data-testid imagetrust-node-refusals',
+  },
   image: { container: 'data-testid imagetrust-image', evidence: 'data-testid imagetrust-image-evidence' },
 };

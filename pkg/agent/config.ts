@@ -41,6 +41,8 @@ export interface AgentConfig {
   /** The PostgreSQL fleet store this agent publishes to (postgres://…). */
   fleetDb?: string;
   fleetHeartbeatSeconds: number;
+  /** The audit log of this host's `imagetrust authz` plugin, for recent refusals. */
+  admissionLog?: string;
 }
 
 /** Raw values as each source gives them (strings from env and flags, anything from a file). */
@@ -70,6 +72,7 @@ const FIELDS = {
   historyRetention: 'IMAGETRUST_HISTORY_RETENTION',
   logLevel: 'IMAGETRUST_LOG_LEVEL',
   fleetDb: 'IMAGETRUST_FLEET_DB',
+  admissionLog: 'IMAGETRUST_ADMISSION_LOG',
   fleetHeartbeat: 'IMAGETRUST_FLEET_HEARTBEAT',
   influxUrl: 'IMAGETRUST_INFLUX_URL',
   influxDb: 'IMAGETRUST_INFLUX_DB',
@@ -273,6 +276,8 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     maxCheckpointAgeSeconds: DEFAULT_MAX_CHECKPOINT_AGE_S,
     fleetHeartbeatSeconds: num('fleetHeartbeat', 10, 1, 3600),
   };
+  const admissionLog = str('admissionLog');
+  if (admissionLog) config.admissionLog = admissionLog;
   const fleetDb = str('fleetDb');
   if (fleetDb !== undefined) {
     if (isPostgresLocation(fleetDb)) config.fleetDb = fleetDb;

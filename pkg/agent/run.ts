@@ -32,6 +32,7 @@ import { readWitnessKey } from '../witness/keys';
 import { FileWitnessState } from '../witness/state';
 import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
+import { recentRefusals } from '../authz/audit-log';
 import type { FleetPublisher as FleetPublisherType } from '../fleet/publisher';
 import { hostname } from 'node:os';
 
@@ -217,6 +218,14 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
       a.get('/metrics', async (_req, reply) =>
         reply.type(agentMetrics.contentType()).send(await agentMetrics.render()),
       );
+      a.get('/api/v1/admission/refusals', async () => {
+        if (!config.admissionLog)
+          throw new ImagetrustError(
+            'NOT_FOUND',
+            'no admission log configured (--admission-log FILE of imagetrust authz)',
+          );
+        return { node: config.node, refusals: recentRefusals(config.admissionLog) };
+      });
       a.get('/api/v1/ledger/split-views', async () => ({
         total: gossip?.splitViewsTotal ?? 0,
         splitViews: gossip?.splitViews ?? [],

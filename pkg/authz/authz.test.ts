@@ -6,6 +6,10 @@ import { ImagetrustError } from '../errors';
 import type { Verification, Verifier } from '../verify/verifier';
 import { Admission, parseRules } from './admission';
 import { readRequest } from './request';
+import { recentRefusals } from './audit-log';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const TRUSTED = `sha256:${'a'.repeat(64)}`;
 const UNTRUSTED = `sha256:${'b'.repeat(64)}`;
@@ -173,5 +177,29 @@ describe('admission', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('the admission audit log read back', () => {
+  it('gives the newest refusals, skipping allowed decisions and lines that are not decisions', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'itd-audit-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'audit.jsonl');
+    const a = admission();
+    const lines = [
+      JSON.stringify(await a.decide(readRequest(create('app:trusted')))),
+      JSON.stringify(await a.decide(readRequest(create('app:untrusted')))),
+      '{"broken',
+      'null',
+      JSON.stringify(await admission({ dryRun: true }).decide(readRequest(create('app:untrusted')))),
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const recent = recentRefusals(file);
+    assert.deepEqual(
+      recent.map((d) => d.verdict),
+      ['refused', 'would-refuse'],
+    );
+    assert.equal(recentRefusals(file, 1).length, 1);
+    assert.deepEqual(recentRefusals(join(dir, 'missing.jsonl')), []);
   });
 });

@@ -40,6 +40,7 @@ interface AgentFlags {
   influxToken?: string;
   fleetDb?: string;
   fleetHeartbeat?: string;
+  admissionLog?: string;
 }
 
 async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
@@ -77,6 +78,7 @@ async function agent(ctx: CliContext, flags: AgentFlags): Promise<number> {
     influxToken: rest.influxToken,
     fleetDb: rest.fleetDb,
     fleetHeartbeat: rest.fleetHeartbeat,
+    admissionLog: rest.admissionLog,
   };
   const config = loadAgentConfig({ flags: raw, env: ctx.io.env });
   const running = await startAgent(config, { env: ctx.io.env });
@@ -129,5 +131,9 @@ export function registerAgent(
       'publish to the PostgreSQL fleet store, outbound only (IMAGETRUST_FLEET_DB; password from PGPASSWORD)',
     )
     .option('--fleet-heartbeat <seconds>', 'heartbeat to the fleet store this often (default 10)')
+    .option(
+      '--admission-log <file>',
+      "this host's `imagetrust authz` audit log: serve its recent refusals (IMAGETRUST_ADMISSION_LOG)",
+    )
     .action(run((ctx, opts) => agent(ctx, opts as AgentFlags)));
 }

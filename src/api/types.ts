@@ -83,6 +83,17 @@ export interface LedgerStatement {
   attributes?: Record<string, string>;
 }
 
+/** A `docker run` (or start, or service) the host's admission plugin refused, from its audit log. */
+export interface AdmissionRefusal {
+  time: string;
+  user: string;
+  action: string;
+  image?: string;
+  digest?: string;
+  verdict: string;
+  message?: string;
+}
+
 export interface StatementsAnswer {
   digest: string;
   treeSize: number;

@@ -2,7 +2,7 @@ import React, { useCallback, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, Button, LoadingPlaceholder, TextLink, useStyles2 } from '@grafana/ui';
-import type { ContainerResult } from '../api/types';
+import type { AdmissionRefusal, ContainerResult } from '../api/types';
 import { getAgentDataSource, useAgent } from '../api/useAgent';
 import type { DataSource } from '../datasource/datasource';
 import { StatusBadge } from '../components/StatusBadge';
@@ -21,6 +21,17 @@ export function NodePage() {
     [node],
   );
   const { data, error, loading, reload } = useAgent(load);
+  // Refusals of the host's admission plugin; an agent without --admission-log has none to show.
+  const loadRefusals = useCallback(
+    async (ds: DataSource) =>
+      (
+        await ds
+          .request<{ refusals: AdmissionRefusal[] }>('/admission/refusals')
+          .catch(() => ({ refusals: [] }))
+      ).refusals,
+    [],
+  );
+  const { data: refusals } = useAgent(loadRefusals);
 
   const verifyNow = async () => {
     setVerifying(true);
@@ -89,6 +100,36 @@ export function NodePage() {
               ))}
             </tbody>
           </table>
+        )}
+        {refusals && refusals.length > 0 && (
+          <section data-testid={testIds.node.refusals} style={{ marginTop: 24 }}>
+            <h3>Recently refused by admission</h3>
+            <table className={styles.table}>
+              <thead>
+                <tr>
+                  <th>Time</th>
+                  <th>User</th>
+                  <th>Action</th>
+                  <th>Image</th>
+                  <th>Why</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...refusals].reverse().map((r, i) => (
+                  <tr key={`${r.time}/${i}`}>
+                    <td>{r.time}</td>
+                    <td>{r.user}</td>
+                    <td>
+                      {r.action}
+                      {r.verdict === 'would-refuse' ? ' (dry run)' : ''}
+                    </td>
+                    <td className={styles.mono}>{r.image ?? r.digest ?? ''}</td>
+                    <td className={styles.muted}>{r.message ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </section>
         )}
       </div>
     </PluginPage>

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { importImage, startEngine, type Engine } from './harness/docker';
 import { BIN, cliFor } from './harness/cli';
-import { startLedgerServer } from './harness/agent';
+import { startAgentProcess, startLedgerServer } from './harness/agent';
 import { freePort, run, startBackground, waitFor, type Background } from './harness/process';
 
 const NAME = `itd-authz-${process.pid}`;
@@ -153,6 +153,30 @@ describe('imagetrust authz on a real dockerd', () => {
       refusals: unknown[];
     };
     assert.equal(refusals.refusals.length, 2);
+    // The node's agent serves them from the plugin's audit log (the Grafana app's Node page shows them).
+    const agent = await startAgentProcess({
+      work,
+      dockerHost: engine.host,
+      args: [
+        '--node',
+        'authz-node',
+        '--ledger',
+        ledger.url,
+        '--signer',
+        signerId,
+        '--admission-log',
+        auditLog,
+      ],
+    });
+    try {
+      const r = await agent.get('/api/v1/admission/refusals');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const listed = r.body.refusals as { verdict: string; message: string }[];
+      assert.equal(listed.length, 2);
+      assert.match(listed[0]?.message ?? '', /is untrusted by/);
+    } finally {
+      await agent.stop();
+    }
   });
 
   it('judges a start by the container’s fixed image, not by where its tag points now', async () => {
