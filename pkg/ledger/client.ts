@@ -20,6 +20,7 @@ import { VerificationCache, verifyExtends, verifyKeyAnswer } from './verifier';
 import { checkWitnesses, type WitnessPolicy } from './witness-policy';
 
 const MAX_CACHED_ANSWERS = 50_000;
+const MAX_OPENED_NOTES = 64;
 /** A signer's history about one digest that is longer than this is refused, not paged through. */
 export const MAX_KEY_ENTRIES = 100_000;
 
@@ -67,6 +68,8 @@ export class LedgerClient {
     { signers: string[]; verdicts: Map<string, Verdict> }
   >();
   private readonly checkpointKeys = new WeakMap<SignedCheckpoint, string>();
+  /** Checkpoint notes already opened with the trust anchor (verifier and origin never change once set). */
+  private readonly opened = new Map<string, SignedCheckpoint>();
   /** Whole lookups (digest, signers, checkpoint): the warm path. */
   private readonly lookups = new Map<string, Omit<VerifiedLookup, 'latest'>>();
   private readonly clock: () => number;
@@ -120,8 +123,15 @@ export class LedgerClient {
     return this.verifier?.vkey;
   }
 
+  /** Opens a note with the ledger's key once: a note opened before is the same checkpoint. */
   private open(note: string, verifier: NoteVerifier, origin: string): SignedCheckpoint {
-    return openCheckpoint(note, verifier, origin);
+    let cp = this.opened.get(note);
+    if (!cp) {
+      cp = openCheckpoint(note, verifier, origin);
+      if (this.opened.size >= MAX_OPENED_NOTES) this.opened.clear();
+      this.opened.set(note, cp);
+    }
+    return cp;
   }
 
   /**

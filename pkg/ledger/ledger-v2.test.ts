@@ -120,6 +120,21 @@ describe('replays after an untrust are never trusted', () => {
   });
 });
 
+describe('tree sizes a lookup may name', () => {
+  it('refuses a size past the latest checkpoint, before and after the ledger grows', async (t) => {
+    const { ledger, w } = await ledgerWithUntrust(t);
+    assert.equal((await ledger.lookup(alice.keyId, app, 3)).entries.length, 2);
+    assert.equal((await ledger.lookup(alice.keyId, app, 1)).entries.length, 1);
+    for (const size of [4, -1, 1.5, Number.NaN]) {
+      await assertRejectsCode(() => ledger.lookup(alice.keyId, app, size), 'BAD_REQUEST');
+    }
+    await ledger.append([w.next(alice, app, 'trusted').envelope]);
+    assert.equal((await ledger.lookup(alice.keyId, app, 4)).entries.length, 3);
+    await assertRejectsCode(() => ledger.lookup(alice.keyId, app, 5), 'BAD_REQUEST');
+    await assertRejectsCode(() => ledger.consistencyProof(1, 5), 'BAD_REQUEST');
+  });
+});
+
 describe('a flood from other keys', () => {
   it('does not reach an allowed signer’s lookup, and per-key limits hold', async (t) => {
     const { ledger, client } = await ledgerWithUntrust(t);

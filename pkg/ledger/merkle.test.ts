@@ -10,6 +10,7 @@ import {
   inclusionPlan,
   nodeKey,
   planNodes,
+  ProvenNodes,
   resolvePlan,
   rootFromLeafHashes,
   verifyConsistency,
@@ -146,6 +147,53 @@ describe('exhaustive against a naive recomputation, every (m, n) up to 64 leaves
         assertCode(() => verifyInclusion(n, n, leaves[m]!, proof, roots[n]!), 'PROOF_INVALID');
       }
     }
+  });
+
+  it('proofs checked against proven nodes give exactly the verdicts of full checks', () => {
+    for (const n of [1, 2, 3, 5, 7, 8, 13, 31, 33, 64]) {
+      const proven = new ProvenNodes(n, roots[n]!, 1 << 16, 0);
+      // Twice over every leaf: the second pass meets a proven node at once.
+      for (const m of [...Array(n).keys(), ...Array(n).keys()]) {
+        const proof = resolvePlan(inclusionPlan(m, n), node);
+        verifyInclusion(m, n, leaves[m]!, proof, roots[n]!, proven);
+        for (let p = 0; p < proof.length; p++) {
+          const bad = proof.map((h) => Buffer.from(h));
+          bad[p]![0] = bad[p]![0]! ^ 1;
+          assertCode(() => verifyInclusion(m, n, leaves[m]!, bad, roots[n]!, proven), 'PROOF_INVALID');
+        }
+        assertCode(() => verifyInclusion(m, n, leaf(999), proof, roots[n]!, proven), 'PROOF_INVALID');
+        if (n > 1) {
+          const short = assertCode(
+            () => verifyInclusion(m, n, leaves[m]!, proof.slice(0, -1), roots[n]!, proven),
+            'PROOF_INVALID',
+          );
+          assert.match(short.message, /shorter/);
+          // The first hash is another leaf's: proven, but not where this proof puts it.
+          if (m + 1 < n) {
+            assertCode(
+              () => verifyInclusion(m, n, leaves[m + 1]!, proof, roots[n]!, proven),
+              'PROOF_INVALID',
+            );
+          }
+        }
+        const long = assertCode(
+          () => verifyInclusion(m, n, leaves[m]!, [...proof, leaf(0)], roots[n]!, proven),
+          'PROOF_INVALID',
+        );
+        assert.match(long.message, /longer/);
+      }
+    }
+  });
+
+  it('proven nodes of another tree are not used, and a full memo starts over', () => {
+    const other = new ProvenNodes(20, roots[20]!, 1 << 16, 0);
+    verifyInclusion(5, 20, leaves[5]!, resolvePlan(inclusionPlan(5, 20), node), roots[20]!, other);
+    const proof21 = resolvePlan(inclusionPlan(5, 21), node);
+    verifyInclusion(5, 21, leaves[5]!, proof21, roots[21]!, other);
+    assertCode(() => verifyInclusion(5, 21, leaves[5]!, proof21, roots[20]!, other), 'PROOF_INVALID');
+    const small = new ProvenNodes(64, roots[64]!, 8, 0);
+    for (let m = 0; m < 64; m++)
+      verifyInclusion(m, 64, leaves[m]!, resolvePlan(inclusionPlan(m, 64), node), roots[64]!, small);
   });
 
   it('a wrong index or size is rejected', () => {

@@ -17,12 +17,27 @@ export function sha256(...parts: Uint8Array[]): Buffer {
 const LEAF_PREFIX = Buffer.from([0x00]);
 const NODE_PREFIX = Buffer.from([0x01]);
 
+// Leaves are hashed from one reused input buffer too (a concatenation allocates per leaf).
+let leafInput = Buffer.alloc(1 + 4096);
+
 export function hashLeaf(entry: Uint8Array): Buffer {
-  return sha256(LEAF_PREFIX, entry);
+  if (entry.length + 1 > leafInput.length) {
+    if (entry.length > 1 << 20) return sha256(LEAF_PREFIX, entry);
+    leafInput = Buffer.alloc(2 * (entry.length + 1));
+  }
+  leafInput.set(entry, 1);
+  return hash('sha256', leafInput.subarray(0, entry.length + 1), 'buffer');
 }
 
+// Interior nodes are most of the hashing proofs do: one reused input buffer, no concatenation.
+const childrenInput = Buffer.alloc(1 + 2 * HASH_SIZE);
+childrenInput[0] = 0x01;
+
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(NODE_PREFIX, left, right);
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) return sha256(NODE_PREFIX, left, right);
+  childrenInput.set(left, 1);
+  childrenInput.set(right, 1 + HASH_SIZE);
+  return hash('sha256', childrenInput, 'buffer');
 }
 
 export const EMPTY_ROOT = sha256();
@@ -176,10 +191,178 @@ function proofError(message: string): ImagetrustError {
   return new ImagetrustError('PROOF_INVALID', message);
 }
 
+function notIncluded(index: number, size: number): ImagetrustError {
+  return proofError(`leaf ${index} is not in the tree of size ${size}`);
+}
+
 function checkHashes(hashes: Uint8Array[], what: string): void {
   for (const h of hashes) {
     if (h.length !== HASH_SIZE) throw proofError(`${what} holds a hash of ${h.length} bytes`);
   }
+}
+
+/**
+ * 32-byte hashes copied into one growing buffer and found by slot: a memo of proven hashes
+ * must not keep alive the larger buffers that a proof's hashes may be views of. Full at
+ * `limit`; then it is cleared by its owner and starts over.
+ */
+export class HashSlab {
+  private hashes = Buffer.alloc(0);
+  count = 0;
+
+  constructor(readonly limit: number) {}
+
+  get full(): boolean {
+    return this.count >= this.limit;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  push(hash: Uint8Array): number {
+    if (this.full) throw new ImagetrustError('INTERNAL', 'a memo of proven hashes is full');
+    if ((this.count + 1) * HASH_SIZE > this.hashes.length) {
+      const grown = Buffer.alloc(Math.min(this.limit, Math.max(1024, this.count * 2)) * HASH_SIZE);
+      this.hashes.copy(grown);
+      this.hashes = grown;
+    }
+    this.hashes.set(hash, this.count * HASH_SIZE);
+    return this.count++;
+  }
+
+  at(slot: number): Buffer {
+    return this.hashes.subarray(slot * HASH_SIZE, (slot + 1) * HASH_SIZE);
+  }
+
+  /** Whether the hash in `slot` is `hash` (a plain loop: cheaper than a native call for 32 bytes). */
+  equals(slot: number, hash: Uint8Array): boolean {
+    if (hash.length !== HASH_SIZE) return false;
+    const hashes = this.hashes;
+    const at = slot * HASH_SIZE;
+    for (let i = 0; i < HASH_SIZE; i++) if (hashes[at + i] !== hash[i]) return false;
+    return true;
+  }
+}
+
+/**
+ * Hashes of nodes of one tree (size and root) that an inclusion proof already led to the root:
+ * the nodes on its path and their siblings, by level and by index at that level (a node on the
+ * right edge keeps the index the RFC 9162 walk gives it). A later proof whose walk meets one of
+ * them is proven from there on; one that meets a different hash there cannot lead to the root.
+ * Levels below `minLevel` are rarely shared and not kept; when full, it starts over.
+ */
+export class ProvenNodes {
+  private readonly levels: Map<number, number>[] = [];
+  private readonly slab: HashSlab;
+
+  constructor(
+    readonly size: number,
+    readonly root: Buffer,
+    limit = 1 << 16,
+    private readonly minLevel = 2,
+  ) {
+    this.slab = new HashSlab(limit);
+  }
+
+  /** Whether these nodes belong to the tree of `size` with `root`. */
+  covers(size: number, root: Uint8Array): boolean {
+    return size === this.size && this.root.equals(root);
+  }
+
+  /** The hash of the node at (level, index), if known. */
+  get(level: number, index: number): Buffer | undefined {
+    const slot = this.levels[level]?.get(index);
+    return slot === undefined ? undefined : this.slab.at(slot);
+  }
+
+  /** Whether a node at (level, index) is known: then whether it has `hash`. */
+  match(level: number, index: number, hash: Uint8Array): boolean | undefined {
+    const slot = this.levels[level]?.get(index);
+    return slot === undefined ? undefined : this.slab.equals(slot, hash);
+  }
+
+  add(level: number, index: number, hash: Uint8Array): void {
+    if (level < this.minLevel) return;
+    let nodes = this.levels[level];
+    if (nodes?.has(index)) return;
+    if (this.slab.full) {
+      this.levels.length = 0;
+      this.slab.clear();
+      nodes = undefined;
+    }
+    if (!nodes) {
+      nodes = new Map();
+      this.levels[level] = nodes;
+    }
+    nodes.set(index, this.slab.push(hash));
+  }
+}
+
+/**
+ * Follows an inclusion proof from the leaf (RFC 9162 §2.1.3.2 steps 1–3). Without `proven`,
+ * returns the root it leads to. With it, checks the proof against `proven.root` and returns
+ * nothing: every proof hash must be the tree's node where the proof puts it, as a full check
+ * demands, but a hash `proven` holds is compared instead of hashed again, and above a node
+ * known to be the tree's, with a sibling known too, the parent is known without hashing. The
+ * nodes of an accepted proof are added to `proven`. Throws PROOF_INVALID for a malformed
+ * proof or one that does not lead to the root.
+ */
+function walkInclusionProof(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: Uint8Array[],
+  proven: ProvenNodes | undefined,
+): Buffer | undefined {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
+    throw proofError(`leaf index ${index} is outside a tree of size ${size}`);
+  }
+  if (leafHash.length !== HASH_SIZE)
+    throw proofError(`inclusion proof holds a hash of ${leafHash.length} bytes`);
+  checkHashes(proof, 'inclusion proof');
+  let fn = index;
+  let sn = size - 1;
+  let level = 0;
+  let r: Buffer = Buffer.from(leafHash);
+  /** Whether `r` is known to be the tree's node at (level, fn). */
+  let known = false;
+  const walked: { level: number; index: number; hash: Uint8Array }[] = [];
+  for (const p of proof) {
+    if (sn === 0) throw proofError('inclusion proof is longer than the tree is deep');
+    const left = fn % 2 === 1 || fn === sn;
+    // A node on the right edge without a sibling moves up unchanged until it is a right child.
+    if (left) {
+      while (fn % 2 === 0 && fn !== 0) {
+        fn /= 2;
+        sn = Math.floor(sn / 2);
+        level += 1;
+      }
+    }
+    const sibling = left ? fn - 1 : fn + 1;
+    const knownSibling = proven?.match(level, sibling, p);
+    if (knownSibling === false) throw notIncluded(index, size);
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+    level += 1;
+    const parent = known && knownSibling ? proven?.get(level, fn) : undefined;
+    if (parent) {
+      r = parent;
+      continue;
+    }
+    if (proven) walked.push({ level: level - 1, index: sibling, hash: p });
+    r = left ? hashChildren(p, r) : hashChildren(r, p);
+    if (!proven) continue;
+    const knownParent = proven.match(level, fn, r);
+    if (knownParent === false) throw notIncluded(index, size);
+    known = knownParent === true || (known && knownSibling === true);
+    if (!knownParent) walked.push({ level, index: fn, hash: r });
+  }
+  if (sn !== 0) throw proofError('inclusion proof is shorter than the tree is deep');
+  if (!proven) return r;
+  if (!known && !r.equals(proven.root)) throw notIncluded(index, size);
+  for (const w of walked) proven.add(w.level, w.index, w.hash);
+  return undefined;
 }
 
 /** The root an inclusion proof leads to (RFC 9162 §2.1.3.2 steps 1–3), or a PROOF_INVALID error. */
@@ -189,42 +372,28 @@ export function rootFromInclusionProof(
   leafHash: Uint8Array,
   proof: Uint8Array[],
 ): Buffer {
-  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) {
-    throw proofError(`leaf index ${index} is outside a tree of size ${size}`);
-  }
-  checkHashes([leafHash, ...proof], 'inclusion proof');
-  let fn = index;
-  let sn = size - 1;
-  let r: Buffer = Buffer.from(leafHash);
-  for (const p of proof) {
-    if (sn === 0) throw proofError('inclusion proof is longer than the tree is deep');
-    if (fn % 2 === 1 || fn === sn) {
-      r = hashChildren(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
-    } else {
-      r = hashChildren(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  if (sn !== 0) throw proofError('inclusion proof is shorter than the tree is deep');
-  return r;
+  return walkInclusionProof(index, size, leafHash, proof, undefined) as Buffer;
 }
 
+/**
+ * Checks that `leafHash` is leaf `index` of the tree of `size` with `root`. With `proven` (nodes
+ * of that same tree), the walk stops hashing where it meets a node already proven, and the
+ * nodes of a proof that reaches the root are added to it.
+ */
 export function verifyInclusion(
   index: number,
   size: number,
   leafHash: Uint8Array,
   proof: Uint8Array[],
   root: Uint8Array,
+  proven?: ProvenNodes,
 ): void {
-  const computed = rootFromInclusionProof(index, size, leafHash, proof);
-  if (!computed.equals(root)) throw proofError(`leaf ${index} is not in the tree of size ${size}`);
+  if (proven?.covers(size, root)) {
+    walkInclusionProof(index, size, leafHash, proof, proven);
+    return;
+  }
+  const computed = walkInclusionProof(index, size, leafHash, proof, undefined) as Buffer;
+  if (!computed.equals(root)) throw notIncluded(index, size);
 }
 
 /** RFC 9162 §2.1.4.2, with the edge cases (first = 0, first = second) the RFC leaves to the caller. */

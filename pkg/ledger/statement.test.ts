@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ed25519Sign } from './ed25519';
 import {
+  beginOpenStatement,
   IN_TOTO_STATEMENT,
   openStatement,
   openStatementAsync,
@@ -9,11 +11,12 @@ import {
   signStatement,
   validateAttributes,
 } from './statement';
-import { assertCode } from '../testing/assert-code';
+import { assertCode, assertRejectsCode } from '../testing/assert-code';
 import { digestOf, generateSignerKey, statementFor } from '../testing/fixtures';
 import { v1Statement } from '../testing/legacy';
 
 const alice = generateSignerKey();
+const bob = generateSignerKey();
 const app = digestOf('app');
 
 function envelopeOf(bytes: Buffer): {
@@ -131,6 +134,30 @@ describe('statements v2 (in-toto Statement v1 in DSSE)', () => {
       () => openStatement(bytes({ ...env, payload: Buffer.from('not json').toString('base64') })),
       'STATEMENT_INVALID',
     );
+  });
+
+  it('opening on the thread pool names a bad signature before a bad payload, and a bad key id at once', async () => {
+    const env = envelopeOf(statementFor(alice, app, 'trusted').envelope);
+    const [signature] = env.signatures as [{ keyid: string; publicKey: string; sig: string }];
+    const payload = Buffer.from('not json');
+    const unsigned = Buffer.from(JSON.stringify({ ...env, payload: payload.toString('base64') }));
+    const err = await assertRejectsCode(() => openStatementAsync(unsigned), 'STATEMENT_INVALID');
+    assert.match(err.message, /signature does not verify/);
+    // The DSSE pre-authentication encoding, written out by hand.
+    const pae = Buffer.concat([
+      Buffer.from(`DSSEv1 ${PAYLOAD_TYPE.length} ${PAYLOAD_TYPE} ${payload.length} `),
+      payload,
+    ]);
+    const sig = ed25519Sign(alice.privateKey, pae).toString('base64');
+    const signed = Buffer.from(
+      JSON.stringify({ ...env, payload: payload.toString('base64'), signatures: [{ ...signature, sig }] }),
+    );
+    const junk = await assertRejectsCode(() => beginOpenStatement(signed).opened(), 'STATEMENT_INVALID');
+    assert.match(junk.message, /payload is not JSON/);
+    // A public key seen before does not vouch for another key id.
+    const wrongId = Buffer.from(JSON.stringify({ ...env, signatures: [{ ...signature, keyid: bob.keyId }] }));
+    assertCode(() => beginOpenStatement(wrongId), 'STATEMENT_INVALID');
+    assertCode(() => openStatement(wrongId), 'STATEMENT_INVALID');
   });
 
   it('checks evidence attributes', () => {

@@ -3,8 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signCheckpoint, type SignedCheckpoint } from './checkpoint';
-import { generateKeyPairSync } from 'node:crypto';
-import { indexKey } from './index-proof';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { indexKey, verifyIndexProof, type IndexProof } from './index-proof';
 import { MemoryIndex } from './index-tree';
 import type { ProvenEntry } from './log';
 import { consistencyPlan, hashLeaf, inclusionPlan, rootFromLeafHashes, type Range } from './merkle';
@@ -12,8 +12,16 @@ import { noteSigner } from './note';
 import { advanceKey } from './ordering';
 import { decide, parsePolicy, policyForSigners, VCN_LEVEL } from './policy';
 import { openStatement, type SignedStatement } from './statement';
-import { indexRootOf, VerificationCache, verifyEntries, verifyExtends, verifyKeyAnswer } from './verifier';
+import {
+  indexLookup,
+  indexRootOf,
+  VerificationCache,
+  verifyEntries,
+  verifyExtends,
+  verifyKeyAnswer,
+} from './verifier';
 import { decodeKeyLookup } from './wire';
+import { isImagetrustError } from '../errors';
 import { assertCode, assertRejectsCode } from '../testing/assert-code';
 import { digestOf, generateSignerKey, Words } from '../testing/fixtures';
 
@@ -101,6 +109,26 @@ describe('verifyKeyAnswer', () => {
     assert.equal((await verifyKeyAnswer({ proof, entries, since }, cp, alice.keyId, app)).length, 2);
   });
 
+  it('gives the same verdicts with a cache that has proven the same entries before', async () => {
+    const cache = new VerificationCache(4);
+    const lastHashZeroed = entries.map((e) => ({
+      ...e,
+      proof: e.proof.map((h, i) => (i === e.proof.length - 1 ? Buffer.alloc(32) : h)),
+    }));
+    for (let round = 0; round < 2; round++) {
+      assert.equal((await verifyKeyAnswer({ proof, entries }, cp, alice.keyId, app, cache)).length, 2);
+      await assertRejectsCode(
+        () => verifyKeyAnswer({ proof, entries: lastHashZeroed }, cp, alice.keyId, app, cache),
+        'PROOF_INVALID',
+      );
+      await assertRejectsCode(
+        () =>
+          verifyKeyAnswer({ proof, entries: [l.prove(0, 4), l.prove(1, 4)] }, cp, alice.keyId, app, cache),
+        'LEDGER_TAMPERED',
+      );
+    }
+  });
+
   it('accepts a proven absence with no entries, and refuses entries for an absent key', async () => {
     const absent = indexKey(bob.keyId, other);
     assert.deepEqual(
@@ -173,6 +201,75 @@ describe('verifyKeyAnswer', () => {
       'LEDGER_INCONSISTENT',
     );
   });
+});
+
+describe('index proofs checked against the nodes of earlier ones', () => {
+  const key = (n: number): Buffer => createHash('sha256').update(`key ${n}`).digest();
+  const index = new MemoryIndex();
+  for (let i = 0; i < 300; i += 2) {
+    index.update([
+      {
+        key: key(i),
+        apply: () => ({
+          value: { count: 1 + (i % 3), chain: createHash('sha256').update(`chain ${i}`).digest() },
+          sequence: 0,
+          newest: null,
+        }),
+      },
+    ]);
+  }
+  const root = index.rootHash;
+  /** verifyIndexProof's verdict, or the error code and message it throws. */
+  const verdict = (f: () => unknown): unknown => {
+    try {
+      return f();
+    } catch (err) {
+      return isImagetrustError(err) ? `${err.code}: ${err.message}` : err;
+    }
+  };
+  const variants = (p: IndexProof): IndexProof[] => [
+    p,
+    ...p.steps.map((_, i) => ({
+      ...p,
+      steps: p.steps.map((s, j) => (j === i ? { ...s, sibling: Buffer.from(s.sibling).fill(i, 0, 1) } : s)),
+    })),
+    ...p.steps.map((_, i) => ({
+      ...p,
+      steps: p.steps.map((s, j) => (j === i ? { ...s, bit: s.bit + 1 } : s)),
+    })),
+    { ...p, steps: p.steps.slice(1) },
+    { ...p, steps: p.steps.slice(0, -1) },
+    { ...p, steps: [...p.steps].reverse() },
+    ...(p.leaf ? [{ ...p, leaf: { ...p.leaf, count: p.leaf.count + 1 } }, { steps: p.steps }] : []),
+  ];
+
+  it('give exactly the verdicts and errors of verifyIndexProof, for present and absent keys', () => {
+    // The default memo, and one so small that it starts over again and again.
+    for (const cache of [new VerificationCache(), new VerificationCache(40)]) {
+      verdictsMatch(cache);
+    }
+  });
+
+  function verdictsMatch(cache: VerificationCache): void {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < 300; i += 7) {
+        const k = key(i);
+        for (const proof of variants(index.prove(k))) {
+          assert.deepEqual(
+            verdict(() => indexLookup(k, proof, root, cache)),
+            verdict(() => verifyIndexProof(k, proof, root)),
+          );
+        }
+        // Another key's proof, and this key's proof against another root.
+        const other = index.prove(key(i + 2));
+        assert.deepEqual(
+          verdict(() => indexLookup(k, other, root, cache)),
+          verdict(() => verifyIndexProof(k, other, root)),
+        );
+        assertCode(() => indexLookup(k, index.prove(k), Buffer.alloc(32, 1), cache), 'PROOF_INVALID');
+      }
+    }
+  }
 });
 
 describe('verifyExtends', () => {
