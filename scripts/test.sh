@@ -35,7 +35,11 @@ cleanup() {
   # Servers that leave their group (dockerd's containerd) are found by the test's own temp folders.
   pkill -f -- '--data-root /tmp/itd-' 2>/dev/null || true
   pkill -f -- '/tmp/itd-.*containerd' 2>/dev/null || true
-  pkill -f -- '-D /tmp/itd-pg-' 2>/dev/null || true
+  # Private PostgreSQL servers, each stopped through its own data folder (its postmaster.pid).
+  for data in /tmp/itd-pg-*/data; do
+    [ -f "$data/postmaster.pid" ] || continue
+    runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)/pg_ctl" -D "$data" -m immediate stop >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 

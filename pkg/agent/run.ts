@@ -33,7 +33,6 @@ import { FileWitnessState } from '../witness/state';
 import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
 import { recentRefusals } from '../authz/audit-log';
-import type { FleetPublisher as FleetPublisherType } from '../fleet/publisher';
 import { hostname } from 'node:os';
 
 export interface RunningAgent {
@@ -149,8 +148,7 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   const monitorRef: { current?: NodeMonitor } = {};
   // The fleet store (and pg with it) is loaded only when the agent publishes to one.
   const fleetStore = config.fleetDb
-    ? // eslint-disable-next-line @typescript-eslint/no-require-imports
-      new (require('../fleet/publisher') as { FleetPublisher: typeof FleetPublisherType }).FleetPublisher({
+    ? new (await import('../fleet/publisher.js')).FleetPublisher({
         url: config.fleetDb,
         node: config.node,
         agent: `${hostname()}/${process.pid} imagetrust ${VERSION}`,

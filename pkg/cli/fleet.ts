@@ -3,8 +3,6 @@
 
 import type { Command } from 'commander';
 import { ImagetrustError } from '../errors';
-import type { FleetStore as FleetStoreType } from '../fleet/store';
-import type { buildFleetServer as BuildFleetServer } from '../fleet/server';
 import { parseDuration } from '../ledger/policy-file';
 import { isPostgresLocation, redactUrl } from '../postgres/url';
 import type { CliContext } from './context';
@@ -35,10 +33,8 @@ async function serve(ctx: CliContext, opts: FleetServeOptions): Promise<number> 
   const staleMs = parseDuration(opts.staleAfter, '--stale-after') * 1000;
   const retentionMs = parseDuration(opts.retention, '--retention') * 1000;
   // Loaded here, so that other commands never load pg.
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { FleetStore } = require('../fleet/store') as { FleetStore: typeof FleetStoreType };
-  const { buildFleetServer } = require('../fleet/server') as { buildFleetServer: typeof BuildFleetServer };
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  const { FleetStore } = await import('../fleet/store.js');
+  const { buildFleetServer } = await import('../fleet/server.js');
   const store = await FleetStore.open({ url, staleMs });
   const server = buildFleetServer({ store, retentionMs, ...(token ? { token } : {}) });
   let address: string;

@@ -13,7 +13,6 @@ import { readKeyFile, writeKeyFile } from './keys';
 import { Ledger } from './log';
 import { RemoteBackend } from './remote';
 import { SqliteStore, type SqliteStoreOptions } from './store/sqlite';
-import type { PostgresStore as PgStore } from './store/postgres';
 import type { LedgerStore } from './store/store';
 import { isPostgresLocation, redactUrl } from '../postgres/url';
 
@@ -99,8 +98,7 @@ async function openOver(
 
 async function openPostgresLedger(url: string, options: OpenLocalOptions): Promise<Ledger> {
   // Loaded only for a postgres:// ledger: other processes never load pg.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { PostgresStore } = require('./store/postgres') as { PostgresStore: typeof PgStore };
+  const { PostgresStore } = await import('./store/postgres.js');
   const writer = options.keyPath !== undefined && !options.readonly;
   const store = await PostgresStore.open(url, { migrate: writer });
   let opened: { key: KeyObject; created: boolean } | undefined;
