@@ -133,6 +133,13 @@ function list(v: unknown): unknown[] {
   return [v];
 }
 
+/** `HOST:PORT` (an IPv6 host in brackets), as every --listen takes it; undefined when it is not one. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[2]) > 65535) return undefined;
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
 export interface LoadOptions {
   flags?: RawConfig & { config?: string };
   env?: NodeJS.ProcessEnv;
@@ -182,9 +189,9 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   let listen = { host: '127.0.0.1', port: 9581 };
   const listenText = str('listen');
   if (listenText !== undefined) {
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(listenText);
-    if (!m || Number(m[2]) > 65535) bad('listen', 'expected HOST:PORT');
-    else listen = { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+    const parsed = parseHostPort(listenText);
+    if (!parsed) bad('listen', 'expected HOST:PORT');
+    else listen = parsed;
   }
 
   const signers = list(raw.signer).map(String);

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Admission, parseRules } from '../authz/admission';
 import { startAuthzServer } from '../authz/server';
 import { ImagetrustError } from '../errors';
+import { parseHostPort } from '../agent/config';
 import { BuiltinVerifier } from '../verify/builtin';
 import type { CliContext } from './context';
 import { untilStopped, withGlobalOptions, type CommandRunner } from './options';
@@ -53,15 +54,16 @@ async function authz(ctx: CliContext, opts: AuthzOptions): Promise<number> {
   const server = await startAuthzServer({ admission, socketPath, auditLog, logger });
   let metrics: { close(): Promise<void> } | undefined;
   if (opts.metricsListen) {
-    const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(opts.metricsListen);
-    if (!m) throw new ImagetrustError('USAGE', `--metrics-listen ${opts.metricsListen}: expected HOST:PORT`);
+    const address = parseHostPort(opts.metricsListen);
+    if (!address)
+      throw new ImagetrustError('USAGE', `--metrics-listen ${opts.metricsListen}: expected HOST:PORT`);
     const Fastify = (await import('fastify')).default;
     const app = Fastify();
     app.get('/metrics', async (_req, reply) =>
       reply.type(server.registry.contentType).send(await server.registry.metrics()),
     );
     app.get('/api/v1/admission/refusals', async () => ({ refusals: server.recent() }));
-    await app.listen({ host: m[1] as string, port: Number(m[2]) });
+    await app.listen(address);
     metrics = app;
   }
   if (opts.failOpen)

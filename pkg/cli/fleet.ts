@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { ImagetrustError } from '../errors';
+import { parseHostPort } from '../agent/config';
 import { parseDuration } from '../ledger/policy-file';
 import { isPostgresLocation, redactUrl } from '../postgres/url';
 import type { CliContext } from './context';
@@ -17,9 +18,9 @@ interface FleetServeOptions {
 }
 
 function listenAddress(text: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
-  if (!m || Number(m[2]) > 65535) throw new ImagetrustError('USAGE', `--listen ${text}: expected HOST:PORT`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  const parsed = parseHostPort(text);
+  if (!parsed) throw new ImagetrustError('USAGE', `--listen ${text}: expected HOST:PORT`);
+  return parsed;
 }
 
 async function serve(ctx: CliContext, opts: FleetServeOptions): Promise<number> {
