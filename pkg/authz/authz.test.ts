@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import pino from 'pino';
@@ -6,6 +6,7 @@ import { ImagetrustError } from '../errors';
 import type { Verification, Verifier } from '../verify/verifier';
 import { Admission, parseRules } from './admission';
 import { readRequest } from './request';
+import { checkAsyncProperty, reportPropertyTotals } from '../testing/property';
 import { recentRefusals } from './audit-log';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,8 @@ const create = (image: unknown) => ({
   RequestUri: '/v1.41/containers/create?name=x',
   RequestBody: b64({ Image: image }),
 });
+
+after(() => reportPropertyTotals('pkg/authz/authz.test.ts'));
 
 describe('admission', () => {
   it('allows a trusted image and refuses an untrusted one, saying why', async () => {
@@ -164,7 +167,8 @@ describe('admission', () => {
         .oneof(fc.string(), fc.constantFrom('app:untrusted', 'app:missing', ''))
         .map((image) => b64({ Image: image })),
     );
-    await fc.assert(
+    await checkAsyncProperty(
+      'authz: a hostile create or start is never allowed',
       fc.asyncProperty(fc.constantFrom('POST', 'post', 'PUT'), uri, body, async (method, u, bd) => {
         const request = readRequest({
           RequestMethod: method,
@@ -175,7 +179,7 @@ describe('admission', () => {
         if (['container-create', 'container-start', 'service-create', 'malformed'].includes(request.action))
           assert.equal(d.allow, false, JSON.stringify({ u, bd, request }));
       }),
-      { numRuns: 2000 },
+      { runs: 2000 },
     );
   });
 });

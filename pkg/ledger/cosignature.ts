@@ -112,7 +112,9 @@ export function verifyCosignatures(note: string, witnesses: CosignatureVerifier[
     if (!line.startsWith(SIG_PREFIX)) continue;
     const [name, sigB64, extra] = line.slice(SIG_PREFIX.length).split(' ');
     if (name === undefined || sigB64 === undefined || extra !== undefined) continue;
-    const sig = /^[A-Za-z0-9+/]+={0,2}$/.test(sigB64) ? Buffer.from(sigB64, 'base64') : Buffer.alloc(0);
+    // Only canonical base64 is a signature: unused low bits would give one cosignature several spellings.
+    const decoded = Buffer.from(sigB64, 'base64');
+    const sig = decoded.toString('base64') === sigB64 ? decoded : Buffer.alloc(0);
     if (sig.length < 4) continue;
     const witness = witnesses.find((w) => w.name === name && w.keyId.equals(sig.subarray(0, 4)));
     if (!witness) continue;

@@ -158,6 +158,9 @@ export function openNote(note: string, verifiers: NoteVerifier[]): OpenedNote {
     const keyId = sig.subarray(0, 4);
     const verifier = verifiers.find((v) => v.name === name && v.keyId.equals(keyId));
     if (!verifier) continue;
+    // Unused low bits in the last base64 digit would give one signature several spellings.
+    if (sig.toString('base64') !== sigB64)
+      throw malformed(`note signature by ${name} is not canonical base64`);
     if (!verifier.verify(message, sig.subarray(4))) {
       throw new ImagetrustError('NOTE_UNVERIFIED', `note signature by ${name} does not verify`);
     }

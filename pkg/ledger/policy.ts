@@ -80,9 +80,10 @@ export function parsePolicy(doc: unknown, source = 'policy'): TrustPolicy {
         problems.push(`signers[${i}].level: not a vcn level`);
       if (o.name !== undefined && typeof o.name !== 'string')
         problems.push(`signers[${i}].name: expected text`);
+      // Not String()/Number(): a bad field is reported above, and {"toString": 1} would throw here.
       signers.push({
-        keyId: String(o.keyId),
-        level: Number(level),
+        keyId: typeof o.keyId === 'string' ? o.keyId : '',
+        level: typeof level === 'number' ? level : VCN_LEVEL.UNKNOWN,
         ...(typeof o.name === 'string' ? { name: o.name } : {}),
       });
     });

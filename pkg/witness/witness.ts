@@ -18,6 +18,7 @@ import { indexKey } from '../ledger/index-proof';
 import { MemoryIndex } from '../ledger/index-tree';
 import {
   appendToTree,
+  EMPTY_ROOT,
   foldRange,
   hashLeaf,
   HASH_SIZE,
@@ -129,6 +130,9 @@ export class Witness {
     }
     if (parsed.old > cp.size)
       return answer(400, `old size ${parsed.old} is larger than the checkpoint's ${cp.size}`);
+    // RFC 6962: the empty tree has one root; a log that signs another is not consistent with itself.
+    if (cp.size === 0 && !cp.rootHash.equals(EMPTY_ROOT))
+      return answer(422, 'a tree of size 0 has the root SHA-256("")');
     return this.serialized(origin, () => this.advance(origin, parsed, cp));
   }
 
