@@ -1,7 +1,14 @@
 # imagetrust: the node agent and the ledger server in one image.
 #   docker build -t imagetrust .
-#   agent (default):  docker run ... imagetrust agent --listen 0.0.0.0:9581 --token T --ledger http://ledger:9580 --signer KEYID
-#   ledger:           docker run ... imagetrust ledger serve --host 0.0.0.0 --port 9580 --allow-signer KEYID
+#   agent (default):  docker run ... -v /etc/imagetrust:/run/secrets/imagetrust:ro \
+#                       -e IMAGETRUST_TOKEN_FILE=/run/secrets/imagetrust/token \
+#                       -e IMAGETRUST_TLS_CERT=/run/secrets/imagetrust/tls.crt -e IMAGETRUST_TLS_KEY=/run/secrets/imagetrust/tls.key \
+#                       imagetrust agent --listen 0.0.0.0:9581 --ledger https://ledger:9580 --signer KEYID
+#   ledger:           docker run ... imagetrust ledger serve --host 0.0.0.0 --port 9580 --allow-signer KEYID \
+#                       --tls-cert /run/secrets/imagetrust/tls.crt --tls-key /run/secrets/imagetrust/tls.key
+# Secrets never go on the command line (every local user reads it with `ps`): tokens, passwords
+# and keys come from files (mode 0600, owned by the user the process runs as; a file others can
+# read is refused) or from the environment. `docker kill -s HUP` reloads renewed certificates.
 
 # ---- build: compile pkg/ into build/, then drop the dev dependencies ----
 FROM node:20-bookworm-slim AS build

@@ -134,7 +134,8 @@ async function main(): Promise<void> {
       work,
       dockerHost: engine.host,
       home,
-      args: ['--node', 'bench', '--signer', signer, '--log-level', 'warn'],
+      // No per-client rate limit: the bench's clients share one address.
+      args: ['--node', 'bench', '--signer', signer, '--log-level', 'warn', '--rate-limit', '0'],
     });
 
     const rows: string[][] = [];

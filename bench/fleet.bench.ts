@@ -207,7 +207,8 @@ async function main(): Promise<void> {
     const port = await freePort();
     const server = startBackground(
       process.execPath,
-      [BIN, 'fleet', 'serve', '--fleet-db', url, '--listen', `127.0.0.1:${port}`],
+      // No per-client rate limit: the bench's clients share one address.
+      [BIN, 'fleet', 'serve', '--fleet-db', url, '--listen', `127.0.0.1:${port}`, '--rate-limit', '0'],
       join(dir, 'fleet-serve.log'),
       { PATH: process.env.PATH, HOME: dir, IMAGETRUST_HOME: dir },
     );

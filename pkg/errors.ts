@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   PEER_UNREACHABLE: { exit: 69, http: 502 },
   PEER_INVALID: { exit: 76, http: 502 },
   UNAUTHORIZED: { exit: 77, http: 401 },
+  FORBIDDEN: { exit: 77, http: 403 },
   LEDGER_BAD_RESPONSE: { exit: 76, http: 502 },
   LEDGER_CONFLICT: { exit: 75, http: 409 },
   LIMIT_EXCEEDED: { exit: 75, http: 429 },

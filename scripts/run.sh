@@ -6,6 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Secrets never go on a command line: every local user can read it (ps, /proc/PID/cmdline).
+for arg in "$@"; do
+  case "$arg" in
+    --token | --token=* | --influx-token | --influx-token=* | --influx-password | --influx-password=*)
+      echo "run.sh: ${arg%%=*} would show the secret in ps; use ${arg%%=*}-file FILE (mode 0600) or its IMAGETRUST_* variable" >&2
+      exit 64
+      ;;
+  esac
+done
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

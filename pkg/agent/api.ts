@@ -2,9 +2,10 @@
 // an ApiSource). The app factory is separate from listen(); a bearer token is required when
 // configured (compared in constant time); bad query parameters get a 400 that names the field.
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ImagetrustError, asImagetrustError } from '../errors';
+import { createListener, type ServerTls } from '../net/server';
 import { isImageDigest } from '../ledger/statement';
 import { MAX_POINTS } from './series';
 import type { ApiSource } from './source';
@@ -20,11 +21,25 @@ export interface ApiOptions {
   /** What the API answers from: an Agent, or the fleet store. */
   source: ApiSource;
   token?: string;
+  /**
+   * The peer credential: accepted besides the token with a read-only scope, what peers ask
+   * each other (GET /api/v1/local, POST /api/v1/verify of this node alone), nothing else.
+   */
+  peerToken?: string;
   logger?: boolean | object;
   clock?: () => number;
   /** Extra routes (metrics) registered on the same app. */
   extend?: (app: FastifyInstance) => void;
+  /** HTTPS (pkg/net/server.ts); plain HTTP when undefined. */
+  tls?: ServerTls;
+  /** Requests a second per client address (0 or undefined: none; the agent command passes its --rate-limit). */
+  rateLimit?: number;
+  /** Told of each certificate reload on SIGHUP (undefined: it worked). */
+  onTlsReload?: (err: ImagetrustError | undefined) => void;
 }
+
+/** Bodies: the verify request is small; the witness endpoint (extend) takes a checkpoint. */
+export const API_BODY_LIMIT = 16 * 1024;
 
 function fieldError(field: string, message: string): ImagetrustError {
   return new ImagetrustError('BAD_REQUEST', `${field}: ${message}`, { details: { field } });
@@ -94,12 +109,21 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
   const { source } = options;
   const clock = options.clock ?? Date.now;
   const expected = options.token ? digestOfToken(options.token) : undefined;
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 });
+  const peerExpected = options.peerToken ? digestOfToken(options.peerToken) : undefined;
+  const peerScoped = new WeakSet<FastifyRequest>();
+  const app = createListener({
+    logger: options.logger ?? false,
+    bodyLimit: API_BODY_LIMIT,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    ...(options.onTlsReload ? { onReload: options.onTlsReload } : {}),
+  });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof ImagetrustError) && status !== undefined && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: 'BAD_REQUEST', message: (err as Error).message } });
+      const code = status === 413 ? 'LIMIT_EXCEEDED' : 'BAD_REQUEST';
+      return reply.code(status).send({ error: { code, message: (err as Error).message } });
     }
     const e = asImagetrustError(err);
     return reply.code(e.httpStatus).send({
@@ -110,12 +134,19 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     // Routes marked public (health; the witness endpoint, as a ledger server has no agent token).
     if (!expected || (req.routeOptions.config as { public?: boolean } | undefined)?.public) return;
-    if (!bearerMatches(req.headers.authorization, expected)) {
+    if (bearerMatches(req.headers.authorization, expected)) return;
+    if (peerExpected && bearerMatches(req.headers.authorization, peerExpected)) {
+      const route = `${req.method} ${req.routeOptions.url ?? ''}`;
+      if (route === `GET ${API}/local` || route === `POST ${API}/verify`) return void peerScoped.add(req);
       await reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send({ error: { code: 'UNAUTHORIZED', message: 'a valid bearer token is required' } });
+        .code(403)
+        .send({ error: { code: 'FORBIDDEN', message: 'the peer credential may only read this node' } });
+      return;
     }
+    await reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send({ error: { code: 'UNAUTHORIZED', message: 'a valid bearer token is required' } });
   });
 
   app.get('/healthz', { config: { public: true } }, async (_req, reply) => {
@@ -217,7 +248,7 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     return source.statements(q.digest);
   });
 
-  app.post(`${API}/verify`, async (req) => {
+  app.post(`${API}/verify`, { bodyLimit: 4096 }, async (req) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body !== 'object' || Array.isArray(body)) throw fieldError('body', 'expected an object');
     for (const k of Object.keys(body))
@@ -231,6 +262,9 @@ export function buildAgentApi(options: ApiOptions): FastifyInstance {
     }
     if (body.all !== undefined && typeof body.all !== 'boolean')
       throw fieldError('all', 'expected true or false');
+    // A peer re-verifies this node only: never the fleet, never a hop to another peer.
+    if (peerScoped.has(req) && (body.all === true || (node !== undefined && node !== local().node.node)))
+      throw new ImagetrustError('FORBIDDEN', 'the peer credential may only re-verify this node');
     // Every node; the ones that could not be reached are listed in `unreachable`.
     if (body.all === true && node === undefined) return source.verifyAll();
     const target = {

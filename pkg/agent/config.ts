@@ -13,6 +13,9 @@ import { defaultPaths } from '../paths';
 import { DEFAULT_VERIFIER_COMMAND } from '../verify/command';
 import type { InfluxTarget } from './influx';
 import { isPostgresLocation, redactUrl } from '../postgres/url';
+import { checkPeerSpecs } from './fleet';
+import { secretFrom } from '../net/files';
+import { parseRateLimit } from '../net/server';
 
 export interface AgentConfig {
   node: string;
@@ -26,7 +29,16 @@ export interface AgentConfig {
   policy?: string;
   key?: string;
   token?: string;
+  /** HTTPS for the API (pkg/net/server.ts); with clientCa, client certificates are required. */
+  tls?: { cert: string; key: string; clientCa?: string };
+  /** TLS of this agent's clients (peers, a remote ledger): an extra CA, a client certificate. */
+  clientTls?: { ca?: string; cert?: string; key?: string };
+  /** API requests a second per client address (0: no limit). */
+  rateLimit: number;
+  /** `URL` or `NAME=URL` each (pkg/agent/fleet.ts parsePeerSpec). */
   peers: string[];
+  /** The credential sent to peers and accepted from them (read-only scope); never the API token. */
+  peerTokenFile?: string;
   peerTimeoutSeconds: number;
   resyncSeconds: number;
   dockerTimeoutSeconds: number;
@@ -60,7 +72,18 @@ const FIELDS = {
   policy: 'IMAGETRUST_POLICY',
   key: 'IMAGETRUST_KEY',
   token: 'IMAGETRUST_TOKEN',
+  tokenFile: 'IMAGETRUST_TOKEN_FILE',
+  tlsCert: 'IMAGETRUST_TLS_CERT',
+  tlsKey: 'IMAGETRUST_TLS_KEY',
+  tlsClientCa: 'IMAGETRUST_TLS_CLIENT_CA',
+  tlsCa: 'IMAGETRUST_TLS_CA',
+  tlsClientCert: 'IMAGETRUST_TLS_CLIENT_CERT',
+  tlsClientKey: 'IMAGETRUST_TLS_CLIENT_KEY',
+  rateLimit: 'IMAGETRUST_RATE_LIMIT',
+  influxTokenFile: 'IMAGETRUST_INFLUX_TOKEN_FILE',
+  influxPasswordFile: 'IMAGETRUST_INFLUX_PASSWORD_FILE',
   peer: 'IMAGETRUST_PEER',
+  peerTokenFile: 'IMAGETRUST_PEER_TOKEN_FILE',
   peerTimeout: 'IMAGETRUST_PEER_TIMEOUT',
   resync: 'IMAGETRUST_RESYNC',
   dockerTimeout: 'IMAGETRUST_DOCKER_TIMEOUT',
@@ -133,6 +156,9 @@ function list(v: unknown): unknown[] {
   return [v];
 }
 
+/** A list item as text: String() throws for a mapping such as `{toString: 1}` from a file. */
+const listText = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v)));
+
 /** `HOST:PORT` (an IPv6 host in brackets), as every --listen takes it; undefined when it is not one. */
 export function parseHostPort(text: string): { host: string; port: number } | undefined {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
@@ -160,7 +186,8 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   const bad = (field: string, why: string): void => void problems.push(`${field}: ${why}`);
   const paths = defaultPaths(env);
 
-  for (const k of Object.keys(file)) if (!(k in FIELDS)) bad(k, 'unknown field');
+  // Own keys only: `constructor` or `toString` in a file is an unknown field, not Object's.
+  for (const k of Object.keys(file)) if (!Object.hasOwn(FIELDS, k)) bad(k, 'unknown field');
 
   const str = (field: ConfigField, fallback?: string): string | undefined => {
     const v = raw[field];
@@ -194,19 +221,12 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     else listen = parsed;
   }
 
-  const signers = list(raw.signer).map(String);
+  const signers = list(raw.signer).map(listText);
   for (const s of signers)
     if (!isSignerKeyId(s)) bad('signer', `${JSON.stringify(s.slice(0, 40))} is not a key id (32 hex digits)`);
 
-  const peers = list(raw.peer).map(String);
-  for (const p of peers) {
-    try {
-      const u = new URL(p);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') bad('peer', `${p} is not an http(s) URL`);
-    } catch {
-      bad('peer', `${JSON.stringify(p.slice(0, 80))} is not a URL`);
-    }
-  }
+  const peers = list(raw.peer).map(listText);
+  for (const problem of checkPeerSpecs(peers, node).problems) bad('peer', problem);
 
   const verifier = str('verifier', 'builtin') as string as AgentConfig['verifier'];
   if (verifier !== 'builtin' && verifier !== 'command') bad('verifier', 'expected builtin or command');
@@ -232,7 +252,16 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   const logLevel = str('logLevel', 'info') as string as AgentConfig['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) bad('logLevel', `expected one of ${LOG_LEVELS.join(', ')}`);
 
-  const token = str('token');
+  // A secret as a value (`token`) or from a private file (`tokenFile`): never both.
+  const secret = (value: ConfigField, file: ConfigField): string | undefined => {
+    try {
+      return secretFrom(str(value), str(file), { value, file, what: 'file' });
+    } catch (err) {
+      bad(file, (err as Error).message);
+      return undefined;
+    }
+  };
+  const token = secret('token', 'tokenFile');
   if (token !== undefined && token.length < 16) bad('token', 'use at least 16 characters');
 
   let influx: InfluxTarget | undefined;
@@ -246,8 +275,10 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     } catch {
       bad('influxUrl', 'expected an http(s) URL');
     }
-    const [org, bucket, token] = v2.map((k) => str(k));
-    const [db, user, password] = v1.map((k) => str(k));
+    const [org, bucket] = [str('influxOrg'), str('influxBucket')];
+    const token = secret('influxToken', 'influxTokenFile');
+    const [db, user] = [str('influxDb'), str('influxUser')];
+    const password = secret('influxPassword', 'influxPasswordFile');
     if (db !== undefined && (org ?? bucket ?? token) !== undefined)
       bad('influxDb', 'give either influxDb (1.x) or influxOrg, influxBucket and influxToken (2.x)');
     else if (db !== undefined)
@@ -261,7 +292,8 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     else if (org && bucket && token) influx = { version: 2, url: influxUrl, org, bucket, token };
     else bad('influxUrl', 'needs influxDb (1.x) or influxOrg, influxBucket and influxToken (2.x)');
   } else {
-    for (const k of [...v1, ...v2]) if (raw[k] !== undefined) bad(k, 'needs influxUrl');
+    for (const k of [...v1, ...v2, 'influxTokenFile', 'influxPasswordFile'] as const)
+      if (raw[k] !== undefined) bad(k, 'needs influxUrl');
   }
 
   const config: AgentConfig = {
@@ -282,6 +314,7 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
     logLevel,
     maxCheckpointAgeSeconds: DEFAULT_MAX_CHECKPOINT_AGE_S,
     fleetHeartbeatSeconds: num('fleetHeartbeat', 10, 1, 3600),
+    rateLimit: rateLimitOf(raw.rateLimit, bad),
   };
   const admissionLog = str('admissionLog');
   if (admissionLog) config.admissionLog = admissionLog;
@@ -302,6 +335,8 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   if (witnessPolicy) config.witnessPolicy = witnessPolicy;
   const witnessKey = str('witnessKey');
   if (witnessKey) config.witnessKey = witnessKey;
+  const peerTokenFile = str('peerTokenFile');
+  if (peerTokenFile) config.peerTokenFile = peerTokenFile;
   const ledgerKey = str('ledgerKey');
   if (ledgerKey) config.ledgerKey = ledgerKey;
   const policy = str('policy');
@@ -309,6 +344,20 @@ export function loadAgentConfig(options: LoadOptions = {}): Readonly<AgentConfig
   const key = str('key');
   if (key) config.key = key;
   if (token) config.token = token;
+  const [tlsCert, tlsKey, tlsClientCa] = [str('tlsCert'), str('tlsKey'), str('tlsClientCa')];
+  if (tlsCert && tlsKey)
+    config.tls = { cert: tlsCert, key: tlsKey, ...(tlsClientCa ? { clientCa: tlsClientCa } : {}) };
+  else if (tlsCert || tlsKey) bad(tlsCert ? 'tlsKey' : 'tlsCert', 'give both tlsCert and tlsKey');
+  else if (tlsClientCa) bad('tlsClientCa', 'needs tlsCert and tlsKey');
+  const [tlsCa, tlsClientCert, tlsClientKey] = [str('tlsCa'), str('tlsClientCert'), str('tlsClientKey')];
+  if (!tlsClientCert !== !tlsClientKey)
+    bad(tlsClientCert ? 'tlsClientKey' : 'tlsClientCert', 'give both tlsClientCert and tlsClientKey');
+  if (tlsCa || tlsClientCert || tlsClientKey)
+    config.clientTls = {
+      ...(tlsCa ? { ca: tlsCa } : {}),
+      ...(tlsClientCert ? { cert: tlsClientCert } : {}),
+      ...(tlsClientKey ? { key: tlsClientKey } : {}),
+    };
   if (influx) config.influx = influx;
   if (problems.length > 0)
     throw new ImagetrustError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, {
@@ -331,4 +380,15 @@ export function redactedConfig(config: AgentConfig): Record<string, unknown> {
     ...(influx ? { influx } : {}),
     ...(config.fleetDb ? { fleetDb: redactUrl(config.fleetDb) } : {}),
   };
+}
+
+function rateLimitOf(v: unknown, bad: (field: string, why: string) => void): number {
+  try {
+    return parseRateLimit(
+      typeof v === 'number' || typeof v === 'string' ? v : v === undefined ? undefined : '?',
+    );
+  } catch {
+    bad('rateLimit', 'requests a second per client address, 0 for no limit');
+    return parseRateLimit(undefined);
+  }
 }

@@ -10,20 +10,9 @@ import { ImagetrustError } from '../errors';
 import { byTimeThenNode, checkPoints, stepSeries, MAX_POINTS, type CountPoint } from './series';
 import type { StatusCounts } from './types';
 
-export type ChangeKind = 'started' | 'stopped' | 'status' | 'drift' | 'node-unreachable' | 'node-up';
+import type { ChangeEvent, ChangeKind } from '../api/types';
 
-export interface ChangeEvent {
-  time: number;
-  node: string;
-  kind: ChangeKind;
-  containerId?: string;
-  containerName?: string;
-  image?: string;
-  digest?: string;
-  status?: string;
-  previous?: string;
-  detail?: string;
-}
+export type { ChangeEvent, ChangeKind } from '../api/types';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS events (

@@ -11,6 +11,7 @@
 
 import type { Logger } from 'pino';
 import { ImagetrustError } from '../errors';
+import { readBoundedText } from '../net/bounded';
 import type { ContainerResult } from './types';
 
 // Line protocol escaping, as InfluxDB 1.x parses it (checked against influxd 1.6): in
@@ -222,7 +223,13 @@ export class InfluxForwarder {
           { cause: err },
         );
       }
-      const text = await res.text().catch(() => '');
+      // Only the start of InfluxDB's answer is ever logged: read no more than that.
+      const text = await readBoundedText(res, {
+        maxBytes: 64 * 1024,
+        tooLarge: 'IO',
+        broken: 'IO',
+        who: `InfluxDB at ${this.options.target.url}`,
+      }).catch(() => '');
       if (res.status === 400) {
         // InfluxDB rejected the data itself: retrying cannot help, so the batch is dropped and counted.
         this.buffer.splice(0, batch.length);

@@ -19,7 +19,7 @@ import type { Verifier } from '../verify/verifier';
 import { Agent } from './agent';
 import { buildAgentApi } from './api';
 import { redactedConfig, type AgentConfig } from './config';
-import { Fleet } from './fleet';
+import { Fleet, readPeerToken, registerPeerMetrics } from './fleet';
 import { History } from './history';
 import { InfluxForwarder } from './influx';
 import { AgentMetrics } from './metrics';
@@ -34,6 +34,11 @@ import { Witness } from '../witness/witness';
 import { VERSION } from '../version';
 import { recentRefusals } from '../authz/audit-log';
 import { hostname } from 'node:os';
+import { clientFetch, loadClientTls, type FetchFunction } from '../net/client';
+import { loadServerTls } from '../net/server';
+import { isRemoteLocation } from '../ledger/open';
+import { RemoteBackend } from '../ledger/remote';
+import { WITNESS_BODY_LIMIT } from '../witness/server';
 
 export interface RunningAgent {
   agent: Agent;
@@ -68,7 +73,12 @@ interface Built {
   ledger?: { backend: LedgerBackend; pinned?: string };
 }
 
-async function makeVerifier(config: AgentConfig, env: NodeJS.ProcessEnv, logger: Logger): Promise<Built> {
+async function makeVerifier(
+  config: AgentConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+  fetchFn: FetchFunction,
+): Promise<Built> {
   if (config.verifier === 'command') {
     return {
       verifier: new CommandVerifier({
@@ -79,9 +89,12 @@ async function makeVerifier(config: AgentConfig, env: NodeJS.ProcessEnv, logger:
     };
   }
   const policy = trustPolicy(config, env);
-  const backend = await openBackend(config.ledger, {
-    onCreated: (vkey) => logger.info({ ledger: config.ledger, vkey }, 'created a new ledger'),
-  });
+  // A ledger server is asked with this agent's client TLS (--tls-ca, a client certificate).
+  const backend = isRemoteLocation(config.ledger)
+    ? new RemoteBackend(config.ledger, { fetch: fetchFn })
+    : await openBackend(config.ledger, {
+        onCreated: (vkey) => logger.info({ ledger: config.ledger, vkey }, 'created a new ledger'),
+      });
   const witnessPolicy = config.witnessPolicy ? parseWitnessPolicyFile(config.witnessPolicy) : undefined;
   const pinned = config.ledgerKey ?? policy.ledgerKey ?? witnessPolicy?.logKeys[0];
   const client = new LedgerClient(backend, {
@@ -127,8 +140,11 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   const logger =
     options.logger ?? pino({ level: config.logLevel, base: { node: config.node } }, pino.destination(2));
   logger.info({ config: redactedConfig(config) }, 'starting agent');
+  // Certificates first: a bad file stops the agent before it starts anything.
+  const tls = config.tls ? loadServerTls(config.tls) : undefined;
+  const fetchFn = clientFetch(config.clientTls ? loadClientTls(config.clientTls, env) : undefined);
   const docker = new ReadOnlyDocker({ env, timeoutMs: config.dockerTimeoutSeconds * 1000 });
-  const built = await makeVerifier(config, env, logger);
+  const built = await makeVerifier(config, env, logger, fetchFn);
   const { verifier } = built;
   const witness = makeWitness(config, env, built);
   if (witness)
@@ -184,12 +200,21 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
           () => metricsRef.current?.observeSplitView(),
         )
       : undefined;
+  // Peers get the peer credential, never this agent's API token.
+  const peerToken = config.peerTokenFile ? readPeerToken(config.peerTokenFile) : undefined;
+  if (config.peers.length > 0 && config.token && !peerToken)
+    logger.warn(
+      'no --peer-token-file: peers are asked without a credential (the API token is never sent to them)',
+    );
   const fleet =
     config.peers.length > 0
       ? new Fleet({
           peers: config.peers,
+          localNode: config.node,
           timeoutMs: config.peerTimeoutSeconds * 1000,
-          ...(config.token ? { token: config.token } : {}),
+          logger,
+          ...(peerToken ? { token: peerToken } : {}),
+          fetch: fetchFn,
           ...(gossip ? { onView: (url, view) => void gossip.heard(url, view.node.ledger?.note) } : {}),
         })
       : undefined;
@@ -209,9 +234,20 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
   const agentMetrics = new AgentMetrics(agent, VERSION);
   metricsRef.current = agentMetrics;
   if (influx) agentMetrics.attachInflux(() => influx.stats());
+  if (fleet) registerPeerMetrics(agentMetrics.registry, fleet);
   const app = buildAgentApi({
     source: agent,
     ...(config.token ? { token: config.token } : {}),
+    ...(peerToken ? { peerToken } : {}),
+    ...(tls ? { tls } : {}),
+    rateLimit: config.rateLimit,
+    onTlsReload: (err) =>
+      err
+        ? logger.error(
+            { err: err.message },
+            'TLS certificate reload failed: the old certificate stays in use',
+          )
+        : logger.info('TLS certificate reloaded'),
     extend: (a) => {
       a.get('/metrics', async (_req, reply) =>
         reply.type(agentMetrics.contentType()).send(await agentMetrics.render()),
@@ -229,10 +265,14 @@ export async function startAgent(config: AgentConfig, options: StartOptions = {}
         splitViews: gossip?.splitViews ?? [],
       }));
       if (witness) {
-        a.post('/add-checkpoint', { config: { public: true } }, async (req, reply) => {
-          const result = await witness.addCheckpoint(typeof req.body === 'string' ? req.body : '');
-          return reply.code(result.status).type(result.contentType).send(result.body);
-        });
+        a.post(
+          '/add-checkpoint',
+          { config: { public: true }, bodyLimit: WITNESS_BODY_LIMIT },
+          async (req, reply) => {
+            const result = await witness.addCheckpoint(typeof req.body === 'string' ? req.body : '');
+            return reply.code(result.status).type(result.contentType).send(result.body);
+          },
+        );
       }
     },
   });

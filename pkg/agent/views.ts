@@ -6,9 +6,12 @@ import {
   STATUS_SEVERITY,
   countStatuses,
   type ContainerResult,
+  type FleetSummary,
+  type ImageSummary,
   type NodeState,
-  type StatusCounts,
-} from './types';
+} from '../api/types';
+
+export type { FleetSummary, ImageSummary } from '../api/types';
 
 export interface LocalView {
   node: NodeState;
@@ -18,24 +21,6 @@ export interface LocalView {
 export interface ContainerFilter {
   node?: string;
   status?: string;
-}
-
-export interface ImageSummary {
-  digest: string;
-  status: ContainerResult['status'];
-  signer?: string;
-  signedAt?: string;
-  references: string[];
-  nodes: string[];
-  containers: number;
-  drift: boolean;
-  repoTags: string[];
-  repoDigests: string[];
-}
-
-export interface FleetSummary {
-  nodes: (StatusCounts & { node: string; status: NodeState['status'] })[];
-  total: StatusCounts;
 }
 
 export type ImageFactsOf = (digest: string) => { repoTags: string[]; repoDigests: string[] } | undefined;

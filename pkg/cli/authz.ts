@@ -10,9 +10,18 @@ import { ImagetrustError } from '../errors';
 import { parseHostPort } from '../agent/config';
 import { BuiltinVerifier } from '../verify/builtin';
 import type { CliContext } from './context';
-import { untilStopped, withGlobalOptions, type CommandRunner } from './options';
+import { createListener, DEFAULT_RATE_LIMIT } from '../net/server';
+import {
+  listenRateLimit,
+  listenTls,
+  untilStopped,
+  withGlobalOptions,
+  withListenOptions,
+  type CommandRunner,
+  type ListenFlags,
+} from './options';
 
-interface AuthzOptions {
+interface AuthzOptions extends ListenFlags {
   name: string;
   socketDir: string;
   auditLog?: string;
@@ -34,8 +43,9 @@ async function authz(ctx: CliContext, opts: AuthzOptions): Promise<number> {
   } catch (err) {
     throw new ImagetrustError('USAGE', (err as Error).message);
   }
-  const staleness = Number(opts.maxStaleness);
-  if (!Number.isFinite(staleness) || staleness < 0 || staleness > 3600)
+  // Digits only: Number() would take '', '1e3' and '0x10'.
+  const staleness = /^\d{1,4}$/.test(String(opts.maxStaleness)) ? Number(opts.maxStaleness) : NaN;
+  if (!Number.isInteger(staleness) || staleness > 3600)
     throw new ImagetrustError('USAGE', '--max-staleness: seconds from 0 to 3600');
   const logger = pino({ level: 'info', base: { plugin: opts.name } }, pino.destination(2));
   const policy = ctx.policy();
@@ -53,12 +63,22 @@ async function authz(ctx: CliContext, opts: AuthzOptions): Promise<number> {
   const auditLog = opts.auditLog ?? join(ctx.paths.home, `authz-${opts.name}.jsonl`);
   const server = await startAuthzServer({ admission, socketPath, auditLog, logger });
   let metrics: { close(): Promise<void> } | undefined;
+  if (!opts.metricsListen && (opts.tlsCert || opts.tlsKey || opts.tlsClientCa))
+    throw new ImagetrustError('USAGE', '--tls-cert and --tls-key are for --metrics-listen HOST:PORT');
   if (opts.metricsListen) {
     const address = parseHostPort(opts.metricsListen);
     if (!address)
       throw new ImagetrustError('USAGE', `--metrics-listen ${opts.metricsListen}: expected HOST:PORT`);
-    const Fastify = (await import('fastify')).default;
-    const app = Fastify();
+    const tls = listenTls(opts, ctx.io.env);
+    const app = createListener({
+      bodyLimit: 1024,
+      ...(tls ? { tls } : {}),
+      rateLimit: listenRateLimit(opts, ctx.io.env, DEFAULT_RATE_LIMIT),
+      onReload: (err) =>
+        err
+          ? logger.error({ err: err.message }, 'TLS certificate reload failed: the old one stays in use')
+          : logger.info('TLS certificate reloaded'),
+    });
     app.get('/metrics', async (_req, reply) =>
       reply.type(server.registry.contentType).send(await server.registry.metrics()),
     );
@@ -82,7 +102,7 @@ export function registerAuthz(
   run: (fn: CommandRunner) => (...args: unknown[]) => Promise<void>,
 ): void {
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-  withGlobalOptions(program.command('authz'))
+  withListenOptions(withGlobalOptions(program.command('authz')), DEFAULT_RATE_LIMIT)
     .description(
       "refuse to create or start containers of images that are not trusted (dockerd's authorization plugin)",
     )

@@ -1,7 +1,7 @@
 // What every CLI command resolves the same way: where the ledger and keys are, the
 // passphrase, which signers count, and how to reach Docker. Environment and clock injected.
 
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from '../net/files';
 import { ImagetrustError } from '../errors';
 import { ReadOnlyDocker } from '../docker/engine';
 import { LedgerClient } from '../ledger/client';
@@ -18,6 +18,9 @@ import {
 import type { WitnessPolicy } from '../ledger/witness-policy';
 import { FileStateStore } from '../ledger/state';
 import { defaultPaths } from '../paths';
+import { clientFetch, loadClientTls } from '../net/client';
+import { RemoteBackend, type RemoteBackendOptions } from '../ledger/remote';
+import { isRemoteLocation } from '../ledger/open';
 
 export interface GlobalOptions {
   ledger?: string;
@@ -27,6 +30,7 @@ export interface GlobalOptions {
   maxCheckpointAge?: string;
   key?: string;
   passphraseFile?: string;
+  tlsCa?: string;
   signer?: string[];
   policy?: string;
   output?: string;
@@ -82,15 +86,8 @@ export class CliContext {
   }
 
   passphrase(): string | undefined {
-    if (this.opts.passphraseFile) {
-      try {
-        return readFileSync(this.opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
-      } catch (err) {
-        throw new ImagetrustError('IO', `cannot read passphrase file ${this.opts.passphraseFile}`, {
-          cause: err,
-        });
-      }
-    }
+    // Private to its owner and bounded, as every secret file (pkg/net/files.ts).
+    if (this.opts.passphraseFile) return readSecretFile(this.opts.passphraseFile, 'passphrase file');
     return this.io.env.IMAGETRUST_PASSPHRASE || undefined;
   }
 
@@ -114,14 +111,28 @@ export class CliContext {
     return { policy: parseWitnessPolicyFile(path), maxAgeMs: seconds * 1000 };
   }
 
+  /** How an https:// ledger server is asked: with --tls-ca (IMAGETRUST_TLS_CA) when given. */
+  remoteOptions(): RemoteBackendOptions {
+    const ca = this.opts.tlsCa ?? (this.io.env.IMAGETRUST_TLS_CA || undefined);
+    return ca ? { fetch: clientFetch(loadClientTls({ ca }, this.io.env)) } : {};
+  }
+
   docker(): ReadOnlyDocker {
     return new ReadOnlyDocker({ env: this.io.env });
   }
 
-  /** `checkpointMaxAge`: how long a proven checkpoint is reused before asking for a newer one (ms). */
-  async ledgerClient(extra: { checkpointMaxAge?: number } = {}): Promise<LedgerClient> {
+  /**
+   * `checkpointMaxAge`: how long a proven checkpoint is reused before asking for a newer one (ms).
+   * `readonly`: a reader's open (verify, inspect, search, info): nothing created or written.
+   */
+  async ledgerClient(extra: { checkpointMaxAge?: number; readonly?: boolean } = {}): Promise<LedgerClient> {
     const location = this.ledgerLocation;
-    const backend = await openBackend(location, this.localOpenOptions());
+    const backend = isRemoteLocation(location)
+      ? new RemoteBackend(location, this.remoteOptions())
+      : await openBackend(
+          location,
+          extra.readonly ? { readonly: true, clock: this.io.now } : this.localOpenOptions(),
+        );
     const witnesses = this.witnesses();
     const pinned =
       this.opts.ledgerKey ??

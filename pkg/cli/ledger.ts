@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { ImagetrustError } from '../errors';
+import { ImagetrustError, isImagetrustError } from '../errors';
 import { audit as runAudit, localAuditSource, remoteAuditSource, type AuditReport } from '../ledger/audit';
 import { isRemoteLocation, openLocalLedger } from '../ledger/open';
 import { copyLedger } from '../ledger/copy';
@@ -15,8 +15,18 @@ import { buildLedgerServer } from '../ledger/server';
 import { CheckpointCosigning } from '../ledger/cosigning';
 import pino from 'pino';
 import { upgradeLedger } from '../ledger/upgrade';
+import { sqliteFileProblems } from '../ledger/store/sqlite';
 import type { CliContext } from './context';
-import { untilStopped, withGlobalOptions, type CommandRunner } from './options';
+import { DEFAULT_LEDGER_RATE_LIMIT } from '../net/server';
+import {
+  listenRateLimit,
+  listenTls,
+  untilStopped,
+  withGlobalOptions,
+  withListenOptions,
+  type CommandRunner,
+  type ListenFlags,
+} from './options';
 
 function localLocation(ctx: CliContext, what: string): string {
   const location = ctx.ledgerLocation;
@@ -32,7 +42,7 @@ function positiveInt(value: string | undefined, flag: string, fallback: number):
   return Number(value);
 }
 
-interface ServeOptions {
+interface ServeOptions extends ListenFlags {
   host: string;
   port: string;
   allowSigner?: string[];
@@ -76,6 +86,8 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
   if (!/^\d{1,5}$/.test(opts.port) || port > 65535)
     throw new ImagetrustError('USAGE', `--port ${opts.port} is not a port`);
   const allowedSigners = appendAllowList(opts, ctx.io.env);
+  const tls = listenTls(opts, ctx.io.env);
+  const rateLimit = listenRateLimit(opts, ctx.io.env, DEFAULT_LEDGER_RATE_LIMIT);
   const perSecond = positiveInt(opts.signerRate, '--signer-rate', 50);
   const rateLimiter = new SignerRateLimiter({
     perSecond,
@@ -103,6 +115,14 @@ async function serve(ctx: CliContext, opts: ServeOptions): Promise<number> {
     rateLimiter,
     maxPerKey: positiveInt(opts.maxPerKey, '--max-per-key', 10_000),
     maxPerRequest: positiveInt(opts.maxPerRequest, '--max-per-request', 1000),
+    ...(tls ? { tls } : {}),
+    rateLimit,
+    onTlsReload: (err) =>
+      ctx.io.stderr(
+        err
+          ? `TLS certificate reload failed, the old one stays in use: ${err.message}\n`
+          : 'TLS certificate reloaded\n',
+      ),
   });
   const address = await app.listen({ host: opts.host, port });
   cosigning?.start();
@@ -151,6 +171,14 @@ function printReport(ctx: CliContext, report: AuditReport): void {
   for (const p of report.problems) ctx.io.stdout(`  ${p}\n`);
 }
 
+/** The report on a local ledger that could not even be opened as one (wiped, not a database, damaged). */
+function unopenedReport(location: string, err: ImagetrustError): AuditReport {
+  const problems = [err.message];
+  if (!isPostgresLocation(location))
+    for (const p of sqliteFileProblems(location)) problems.push(`SQLite: ${p}`);
+  return { location, entries: 0, checkpoints: 0, treeSize: 0, indexKeys: 0, problems };
+}
+
 async function audit(ctx: CliContext): Promise<number> {
   const location = ctx.ledgerLocation;
   const bar = progressBar(ctx, 'auditing');
@@ -161,14 +189,21 @@ async function audit(ctx: CliContext): Promise<number> {
   try {
     let report: AuditReport;
     if (isRemoteLocation(location)) {
-      const backend = new RemoteBackend(location);
+      const backend = new RemoteBackend(location, ctx.remoteOptions());
       report = await runAudit(await remoteAuditSource(backend), options);
     } else {
-      const ledger = await openLocalLedger(location);
-      try {
-        report = await runAudit(localAuditSource(ledger), options);
-      } finally {
-        await ledger.close();
+      // Read-only: an audit never creates, repairs or migrates what it audits.
+      const ledger = await openLocalLedger(location, { readonly: true }).catch((err: unknown) => {
+        if (!isImagetrustError(err, 'LEDGER_TAMPERED')) throw err;
+        return err;
+      });
+      if (ledger instanceof ImagetrustError) report = unopenedReport(location, ledger);
+      else {
+        try {
+          report = await runAudit(localAuditSource(ledger), options);
+        } finally {
+          await ledger.close();
+        }
       }
     }
     bar.stop();
@@ -222,8 +257,9 @@ async function upgrade(ctx: CliContext): Promise<number> {
   }
 }
 
-async function info(ctx: CliContext): Promise<number> {
-  const client = await ctx.ledgerClient();
+/** `ledger info`, read-only; `ledger init` opens the ledger as a writer, so a missing one is created. */
+async function info(ctx: CliContext, create = false): Promise<number> {
+  const client = await ctx.ledgerClient({ readonly: !create });
   try {
     const latest = await client.latest();
     const doc = {
@@ -251,7 +287,7 @@ export function registerLedgerCommands(
 ): void {
   const ledger = program.command('ledger').description('run, audit, upgrade or describe a ledger');
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-  withGlobalOptions(ledger.command('serve'))
+  withListenOptions(withGlobalOptions(ledger.command('serve')), DEFAULT_LEDGER_RATE_LIMIT)
     .description('serve a local ledger over HTTP for a fleet')
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '9580')
@@ -287,4 +323,9 @@ export function registerLedgerCommands(
   withGlobalOptions(ledger.command('info'))
     .description("print the ledger's origin, key and latest proven checkpoint")
     .action(run((ctx) => info(ctx)));
+  withGlobalOptions(ledger.command('init'))
+    .description(
+      'create the ledger and its checkpoint key where they do not exist yet, then print what `ledger info` prints',
+    )
+    .action(run((ctx) => info(ctx, true)));
 }

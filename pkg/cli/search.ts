@@ -27,10 +27,14 @@ async function search(ctx: CliContext, opts: SearchOptions): Promise<number> {
   };
   const attribute = opts.attr ? asUsage(() => parseAttributeQuery(opts.attr as string, '--attr')) : undefined;
   const digest = opts.hash ? asUsage(() => parseImageDigest(opts.hash as string)) : undefined;
-  const max = opts.max === undefined ? 1000 : Number(opts.max);
-  if (!Number.isSafeInteger(max) || max < 1 || max > 100_000)
-    throw new ImagetrustError('USAGE', '--max: from 1 to 100000');
-  const client = await ctx.ledgerClient();
+  // Digits only: Number() would also take " 5", "1e3", "0x10" and "".
+  const max = opts.max === undefined ? 1000 : /^[1-9][0-9]{0,5}$/.test(opts.max) ? Number(opts.max) : NaN;
+  if (!(max >= 1 && max <= 100_000))
+    throw new ImagetrustError(
+      'USAGE',
+      `--max ${JSON.stringify(String(opts.max).slice(0, 40))}: a whole number from 1 to 100000`,
+    );
+  const client = await ctx.ledgerClient({ readonly: true });
   try {
     const result = await verifiedSearch(
       client,

@@ -15,18 +15,49 @@ interface VerifyOptions {
   policy?: string;
 }
 
-export function parseAt(value: string | undefined): CheckpointQuery | undefined {
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 time (with its offset) as milliseconds since the epoch, or undefined. Strict:
+ * every field in range (no 31 February, no hour 24), nothing before or after it, and years
+ * from 1970: `Date.parse` alone reads "-1" as the year 2001.
+ */
+export function parseRfc3339(value: string): number | undefined {
+  const m = RFC3339.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as number[];
+  const days = new Date(Date.UTC(year as number, month as number, 0)).getUTCDate();
+  if (
+    (year as number) < 1970 ||
+    (month as number) < 1 ||
+    (month as number) > 12 ||
+    (day as number) < 1 ||
+    (day as number) > days ||
+    (hour as number) > 23 ||
+    (minute as number) > 59 ||
+    (second as number) > 59 ||
+    Number(m[9] ?? 0) > 23 ||
+    Number(m[10] ?? 0) > 59
+  )
+    return undefined;
+  const t = Date.parse(value.replace(' ', 'T'));
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** `--at`: a tree size (a non-negative integer, no sign, no exponent) or an RFC 3339 time. */
+export function parseAt(value: string | undefined, flag = '--at'): CheckpointQuery | undefined {
   if (value === undefined) return undefined;
-  if (/^\d+$/.test(value)) {
+  if (/^(0|[1-9][0-9]*)$/.test(value)) {
     const size = Number(value);
-    if (!Number.isSafeInteger(size)) throw new ImagetrustError('USAGE', `--at ${value}: tree size too large`);
+    if (!Number.isSafeInteger(size))
+      throw new ImagetrustError('USAGE', `${flag} ${value}: tree size too large`);
     return { size };
   }
-  const time = Date.parse(value);
-  if (Number.isNaN(time))
+  const time = parseRfc3339(value);
+  if (time === undefined)
     throw new ImagetrustError(
       'USAGE',
-      `--at ${JSON.stringify(value)}: expected a tree size or an RFC 3339 time`,
+      `${flag} ${JSON.stringify(value.slice(0, 80))}: expected a tree size (0, 1, 2 …) or an RFC 3339 time such as 2026-11-30T12:00:00Z`,
     );
   return { time };
 }
@@ -36,7 +67,7 @@ async function verify(ctx: CliContext, ref: string | undefined, opts: VerifyOpti
   const at = parseAt(opts.at);
   const policy = ctx.policy();
   const target = await resolveTarget(ctx, ref, opts.hash);
-  const client = await ctx.ledgerClient();
+  const client = await ctx.ledgerClient({ readonly: true });
   try {
     const answer = await client.verify(target.digest, policy, at);
     const info = await client.backend.info();
@@ -104,7 +135,7 @@ async function inspect(ctx: CliContext, ref: string | undefined, opts: VerifyOpt
   const at = parseAt(opts.at);
   const policy = ctx.policy();
   const target = await resolveTarget(ctx, ref, opts.hash);
-  const client = await ctx.ledgerClient();
+  const client = await ctx.ledgerClient({ readonly: true });
   try {
     const found = await client.lookup(
       target.digest,

@@ -16,6 +16,7 @@ import type { ApiSource, UnverifiedNode, VerifyTarget } from '../agent/source';
 import type { ContainerResult, NodeState } from '../agent/types';
 import type { ContainerFilter, FleetSummary, ImageSummary } from '../agent/views';
 import { FleetStore } from './store';
+import type { ServerTls } from '../net/server';
 
 export class FleetApiSource implements ApiSource {
   constructor(private readonly store: FleetStore) {}
@@ -82,6 +83,11 @@ export interface FleetServerOptions {
   token?: string;
   retentionMs: number;
   logger?: boolean | object;
+  /** HTTPS (pkg/net/server.ts); plain HTTP when undefined. */
+  tls?: ServerTls;
+  /** Requests a second per client address (0: none). */
+  rateLimit?: number;
+  onTlsReload?: (err: ImagetrustError | undefined) => void;
 }
 
 export interface FleetServer {
@@ -99,6 +105,9 @@ export function buildFleetServer(options: FleetServerOptions): FleetServer {
     source: new FleetApiSource(store),
     ...(options.token ? { token: options.token } : {}),
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    ...(options.onTlsReload ? { onTlsReload: options.onTlsReload } : {}),
     extend: (a) => {
       a.get('/metrics', async (_req, reply) =>
         reply.type(registry.contentType).send(await registry.metrics()),

@@ -7,6 +7,7 @@
 // newest cosignature of each witness that cosigned exactly that checkpoint.
 
 import type { Logger } from 'pino';
+import { readBoundedText } from '../net/bounded';
 import { isCosignatureLine, withSignatures } from './cosignature';
 import type { Ledger } from './log';
 import type { StoredCheckpoint } from './store/store';
@@ -92,7 +93,13 @@ export class CheckpointCosigning {
           headers: { 'content-type': 'text/plain; charset=utf-8' },
           signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
         });
-        const text = (await res.text()).slice(0, MAX_ANSWER);
+        // Bounded while it streams in: a witness answering gigabytes costs at most MAX_ANSWER.
+        const text = await readBoundedText(res, {
+          maxBytes: MAX_ANSWER,
+          tooLarge: 'LEDGER_BAD_RESPONSE',
+          broken: 'LEDGER_UNREACHABLE',
+          who: `witness ${url}`,
+        });
         if (res.status === 409 && /^(0|[1-9][0-9]{0,15})\n?$/.test(text)) {
           this.known.set(url, Number(text.trim()));
           continue;

@@ -1,13 +1,18 @@
 // Key files: a signer's Ed25519 key (PKCS#8 PEM, optionally passphrase-encrypted by
 // node:crypto's PBES2) and the ledger's own checkpoint key. Files are written 0600 and never
-// overwritten.
+// overwritten; they are read bounded (a key is a few hundred bytes: `--key /dev/zero` fails at
+// once) and refused when group or others may read them.
 
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ImagetrustError } from '../errors';
 import { privateKeyFromPem, rawPublicKey } from './ed25519';
 import { isSignerKeyId, signerKeyId } from './statement';
+import { readBoundedFile } from '../net/files';
+
+/** The largest key file read: an encrypted PKCS#8 PEM Ed25519 key is about 300 bytes. */
+const MAX_KEY_FILE_BYTES = 16 * 1024;
 
 export interface SignerKey {
   keyId: string;
@@ -46,18 +51,14 @@ export function writeKeyFile(path: string, key: KeyObject, passphrase?: string):
 
 /** Reads a key file; every failure is a typed KEY_* error that names the file. */
 export function readKeyFile(path: string, passphrase?: string): KeyObject {
-  let pem: Buffer;
-  try {
-    pem = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new ImagetrustError('KEY_NOT_FOUND', `no key at ${path} (create one with "imagetrust keygen")`, {
-        cause: err,
-      });
-    }
-    throw new ImagetrustError('IO', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const pem = readBoundedFile(path, {
+    what: 'private key',
+    maxBytes: MAX_KEY_FILE_BYTES,
+    secret: true,
+    code: 'KEY_INVALID',
+    missingCode: 'KEY_NOT_FOUND',
+    missingMessage: `no key at ${path} (create one with "imagetrust keygen")`,
+  });
   const encrypted = pem.includes('ENCRYPTED PRIVATE KEY');
   if (encrypted && (passphrase === undefined || passphrase === '')) {
     throw new ImagetrustError(
@@ -91,17 +92,17 @@ export function writePublicKeyFile(path: string, key: SignerKey): void {
 }
 
 export function readPublicKeyId(path: string): string {
+  const text = readBoundedFile(path, {
+    what: 'public key file',
+    maxBytes: MAX_KEY_FILE_BYTES,
+    code: 'KEY_INVALID',
+    missingCode: 'KEY_NOT_FOUND',
+    missingMessage: `no signer given and no local key (${path}): use --signer KEYID, --policy FILE or "imagetrust keygen"`,
+  }).toString('utf8');
   let doc: Partial<PublicKeyFile>;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8')) as Partial<PublicKeyFile>;
+    doc = JSON.parse(text) as Partial<PublicKeyFile>;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ImagetrustError(
-        'KEY_NOT_FOUND',
-        `no signer given and no local key (${path}): use --signer KEYID, --policy FILE or "imagetrust keygen"`,
-        { cause: err },
-      );
-    }
     throw new ImagetrustError('KEY_INVALID', `${path} is not a public key file`, { cause: err });
   }
   if (typeof doc.keyId !== 'string' || !isSignerKeyId(doc.keyId))

@@ -3,8 +3,13 @@
 // `keyPath`, this process may append too; several servers share that key); anything else a
 // local SQLite file whose checkpoint key sits beside it (`<file>.key`, created with the ledger
 // and never replaced). Other URL schemes are refused.
+//
+// `readonly` is how readers open (verify, inspect, search, ledger audit and info): nothing is
+// created or written. A file must exist and be a ledger (SQLite read-only, fileMustExist); a
+// missing file is NOT_FOUND, an empty or wiped one LEDGER_TAMPERED; no checkpoint key is read
+// or made. PostgreSQL is opened without migrations and without the key.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ImagetrustError } from '../errors';
@@ -114,8 +119,45 @@ async function openPostgresLedger(url: string, options: OpenLocalOptions): Promi
 
 async function openFileLedger(path: string, options: OpenLocalOptions): Promise<Ledger> {
   const file = resolve(path);
+  if (options.readonly) return openFileReadOnly(file, options);
   const { key, created } = checkpointKey(options.keyPath ?? `${file}.key`, existsSync(file), file);
   return openOver(new SqliteStore(file, options), key, created, options);
+}
+
+async function openFileReadOnly(file: string, options: OpenLocalOptions): Promise<Ledger> {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ImagetrustError(
+        'NOT_FOUND',
+        `there is no ledger at ${file}: check --ledger (IMAGETRUST_LEDGER); a ledger file is created by the first "imagetrust sign"`,
+        { cause: err },
+      );
+    throw new ImagetrustError('IO', `cannot read ledger ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (size === 0)
+    throw new ImagetrustError(
+      'LEDGER_TAMPERED',
+      `ledger ${file} is an empty file (0 bytes): it was wiped or truncated; restore it from a backup`,
+    );
+  const store = new SqliteStore(file, {
+    ...(options.synchronous ? { synchronous: options.synchronous } : {}),
+    readonly: true,
+  });
+  try {
+    // A file that is a ledger was given its key and its first checkpoint when it was created.
+    if (!(await store.getMeta('vkey')) || !(await store.latestCheckpoint()))
+      throw new ImagetrustError(
+        'LEDGER_TAMPERED',
+        `ledger ${file} has lost its key or its checkpoints: it was wiped or edited; restore it from a backup`,
+      );
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return openOver(store, undefined, false, options);
 }
 
 export async function openBackend(location: string, options: OpenLocalOptions = {}): Promise<LedgerBackend> {

@@ -3,16 +3,20 @@
 // timed-out connection LEDGER_UNREACHABLE. Nothing here is trusted: LedgerClient verifies.
 
 import { ERROR_CODES, ImagetrustError, type ErrorCode } from '../errors';
+import { readBoundedText } from '../net/bounded';
 import type { CheckpointQuery, LedgerBackend } from './backend';
 import { LOOKUP_PAGE, type KeyLookup, type LedgerInfo, type LookupOptions } from './log';
 import type { ImageDigest } from './statement';
 import { decodeSearchPage, searchParams, type SearchPage } from './search';
 import type { SearchQuery } from './store/store';
 import { LEDGER_API, decodeCheckpointPage, decodeHashes, decodeKeyLookup, decodeLeafPage } from './wire';
+import type { FetchFunction } from '../net/client';
 
 export interface RemoteBackendOptions {
   timeoutMs?: number;
   maxResponseBytes?: number;
+  /** How the server is asked (pkg/net/client.ts clientFetch for --tls-ca); the global fetch by default. */
+  fetch?: FetchFunction;
 }
 
 /** Error codes a ledger server may hand back as they are; anything else is a bad response. */
@@ -36,6 +40,7 @@ export class RemoteBackend implements LedgerBackend {
   private readonly base: string;
   private readonly timeoutMs: number;
   private readonly maxBytes: number;
+  private readonly fetch: FetchFunction;
 
   constructor(url: string, options: RemoteBackendOptions = {}) {
     let parsed: URL;
@@ -49,6 +54,7 @@ export class RemoteBackend implements LedgerBackend {
     this.base = parsed.toString().replace(/\/+$/, '');
     this.location = this.base;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
     // A page of LOOKUP_PAGE entries of at most 64 KiB each, base64 and proofs included.
     this.maxBytes = options.maxResponseBytes ?? 128 * 1024 * 1024;
   }
@@ -59,7 +65,7 @@ export class RemoteBackend implements LedgerBackend {
   ): Promise<{ status: number; text: string }> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, {
+      res = await this.fetch(`${this.base}${path}`, {
         method: init.method ?? 'GET',
         headers: init.body === undefined ? {} : { 'content-type': 'application/json' },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
@@ -72,17 +78,13 @@ export class RemoteBackend implements LedgerBackend {
         { cause: err },
       );
     }
-    const declared = Number(res.headers.get('content-length') ?? '0');
-    if (declared > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new ImagetrustError('LEDGER_UNREACHABLE', `ledger ${this.base} broke off its answer`, {
-        cause: err,
-      });
-    }
-    if (text.length > this.maxBytes) throw bad(`ledger response is larger than ${this.maxBytes} bytes`);
+    // Bounded while it streams in: a ledger answering without end costs at most maxBytes.
+    const text = await readBoundedText(res, {
+      maxBytes: this.maxBytes,
+      tooLarge: 'LEDGER_BAD_RESPONSE',
+      broken: 'LEDGER_UNREACHABLE',
+      who: `ledger ${this.base}`,
+    });
     if (res.status === 404 && init.notFoundOk) return { status: 404, text };
     if (res.status >= 400) {
       let code: string | undefined;

@@ -5,7 +5,8 @@
 // and the statement is that signer's next word about its digest. Every answer is bounded:
 // lookups are one signer's entries about one digest, a page at a time.
 
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { createListener, type ServerTls } from '../net/server';
 import { ImagetrustError, asImagetrustError } from '../errors';
 import { LOOKUP_PAGE, MAX_BATCH, type Ledger } from './log';
 import type { CheckpointCosigning } from './cosigning';
@@ -29,6 +30,11 @@ export interface LedgerServerOptions {
   /** Witness cosignatures: the latest checkpoint is served with them. */
   cosigning?: CheckpointCosigning;
   logger?: boolean | object;
+  /** HTTPS (pkg/net/server.ts); plain HTTP when undefined. */
+  tls?: ServerTls;
+  /** Requests a second per client address (0: none). */
+  rateLimit?: number;
+  onTlsReload?: (err: Error | undefined) => void;
 }
 
 export const DEFAULT_MAX_PER_REQUEST = 1000;
@@ -60,17 +66,20 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
   const maxPerRequest = Math.min(options.maxPerRequest ?? DEFAULT_MAX_PER_REQUEST, MAX_BATCH);
   // A base64 envelope is at most 4/3 of 64 KiB; the body limit follows the request limit.
   const bodyLimit = Math.min(16 * 1024 * 1024, maxPerRequest * 90 * 1024);
-  const app = Fastify({
+  // Only appends carry a body: every other route keeps the small default.
+  const app = createListener({
     logger: options.logger ?? false,
-    bodyLimit,
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    bodyLimit: 16 * 1024,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    ...(options.onTlsReload ? { onReload: options.onTlsReload } : {}),
   });
 
   app.setErrorHandler((err: unknown, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode;
     if (!(err instanceof ImagetrustError) && status !== undefined && status >= 400 && status < 500) {
-      return reply.code(status).send({ error: { code: 'BAD_REQUEST', message: (err as Error).message } });
+      const code = status === 413 ? 'LIMIT_EXCEEDED' : 'BAD_REQUEST';
+      return reply.code(status).send({ error: { code, message: (err as Error).message } });
     }
     return sendError(reply, err);
   });
@@ -167,7 +176,7 @@ export function buildLedgerServer(options: LedgerServerOptions): FastifyInstance
     return { first, second, proof: proof.map((p) => p.toString('base64')) };
   });
 
-  app.post(`${LEDGER_API}/statements`, async (req) => {
+  app.post(`${LEDGER_API}/statements`, { bodyLimit }, async (req) => {
     const body = req.body as { statements?: unknown } | undefined;
     if (!body || !Array.isArray(body.statements) || !body.statements.every((s) => typeof s === 'string')) {
       throw new ImagetrustError('BAD_REQUEST', 'statements: expected a list of base64 envelopes');

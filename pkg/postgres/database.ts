@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { ImagetrustError } from '../errors';
 import { redactUrl } from './url';
+import { readSecretFile } from '../net/files';
 
 export { isPostgresLocation, redactUrl } from './url';
 
@@ -33,7 +34,11 @@ export interface DatabaseOptions {
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Splits imagetrust's own `schema` parameter from what pg reads. */
+/**
+ * Splits imagetrust's own `schema` parameter from what pg reads. pg itself reads the password
+ * from PGPASSWORD, and TLS from `sslmode` (verify-full; require and verify-ca are read as
+ * verify-full by this pg) and `sslrootcert=FILE` in the URL.
+ */
 function parseUrl(url: string, fallback: string): { connectionString: string; schema: string } {
   let u: URL;
   try {
@@ -43,6 +48,10 @@ function parseUrl(url: string, fallback: string): { connectionString: string; sc
   }
   const schema = u.searchParams.get('schema') ?? fallback;
   u.searchParams.delete('schema');
+  // The password from a private file (never a command line or a logged URL), unless the URL has one.
+  const passwordFile = process.env.IMAGETRUST_PG_PASSWORD_FILE;
+  if (passwordFile && !u.password)
+    u.password = encodeURIComponent(readSecretFile(passwordFile, 'IMAGETRUST_PG_PASSWORD_FILE'));
   if (!SCHEMA_NAME.test(schema))
     throw new ImagetrustError('USAGE', `schema ${JSON.stringify(schema)}: expected a lower-case SQL name`);
   return { connectionString: u.toString(), schema };
@@ -139,8 +148,11 @@ export class Database {
 
   private async migrate(options: DatabaseOptions): Promise<void> {
     const client = await this.pool.connect();
+    const migrate = options.migrate ?? true;
     try {
-      await client.query('BEGIN');
+      // A reader (verify, audit, search) only checks the schema, in a read-only transaction, so a
+      // read-only database role is enough for it and it can never create or change anything.
+      await client.query(migrate ? 'BEGIN' : 'BEGIN READ ONLY');
       // Two servers starting at once: one migrates, the other waits and finds it done.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`imagetrust:migrate:${this.schema}`]);
       const tables = (
@@ -155,17 +167,18 @@ export class Database {
           `schema ${this.schema} of ${this.location} holds tables that are not imagetrust's (${tables.slice(0, 5).join(', ')}): choose another with ?schema=NAME`,
         );
       }
-      const migrate = options.migrate ?? true;
       if (!migrate && tables.length === 0) {
         throw new ImagetrustError(
           'NOT_FOUND',
           `${this.location} holds no imagetrust ${options.product} (schema ${this.schema})`,
         );
       }
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
-      await client.query(
-        'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, product text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
-      );
+      if (migrate) {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, product text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+        );
+      }
       const applied = await client.query<{ version: number; product: string }>(
         'SELECT version, product FROM schema_migrations ORDER BY version',
       );

@@ -109,6 +109,24 @@ describe('CommandVerifier runs real processes', () => {
     assert.match(missing.reason ?? '', /could not run/);
   });
 
+  it('a child that writes without end on stdout or stderr is stopped at the bound, not at the timeout', async (t) => {
+    for (const stream of ['stdout', 'stderr']) {
+      const endless = script(
+        t,
+        `const b = Buffer.alloc(65536, 120); const w = () => { while (process.${stream}.write(b)); process.${stream}.once('drain', w); }; w();`,
+      );
+      const started = Date.now();
+      const v = await new CommandVerifier({
+        command: [process.execPath, endless],
+        maxOutputBytes: 64 * 1024,
+        timeoutMs: 20_000,
+      }).verify({ digest });
+      assert.equal(v.status, 'unknown', stream);
+      assert.match(v.reason ?? '', /more than 65536 bytes/, stream);
+      assert.ok(Date.now() - started < 10_000, `${stream}: stopped after ${Date.now() - started} ms`);
+    }
+  });
+
   it('too much output is cut off as unknown', async (t) => {
     const loud = script(t, 'process.stdout.write("x".repeat(5 * 1024 * 1024));');
     const v = await new CommandVerifier({ command: [process.execPath, loud], maxOutputBytes: 1024 }).verify({

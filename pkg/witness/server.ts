@@ -2,7 +2,8 @@
 // from listen() so routes are tested with inject(). POST <prefix>/add-checkpoint is the
 // C2SP tlog-witness endpoint; GET / says which logs it follows and what its key vouches for.
 
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { createListener, type ServerTls } from '../net/server';
 import type { Witness } from './witness';
 
 export interface WitnessServerOptions {
@@ -10,15 +11,26 @@ export interface WitnessServerOptions {
   logs: string[];
   prefix?: string;
   logger?: boolean | object;
+  /** HTTPS (pkg/net/server.ts); plain HTTP when undefined. */
+  tls?: ServerTls;
+  /** Requests a second per client address (0: none). */
+  rateLimit?: number;
+  onTlsReload?: (err: Error | undefined) => void;
 }
 
 /** One request carries a checkpoint (at most 1 MiB as a note) and at most 63 proof lines. */
-const BODY_LIMIT = 1024 * 1024 + 64 * 64;
+export const WITNESS_BODY_LIMIT = 1024 * 1024 + 64 * 64;
 
 export function buildWitnessServer(options: WitnessServerOptions): FastifyInstance {
   const { witness } = options;
   const prefix = (options.prefix ?? '').replace(/\/+$/, '');
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: BODY_LIMIT, connectionTimeout: 30_000 });
+  const app = createListener({
+    logger: options.logger ?? false,
+    bodyLimit: WITNESS_BODY_LIMIT,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    ...(options.onTlsReload ? { onReload: options.onTlsReload } : {}),
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 

@@ -13,6 +13,7 @@ import { BIN, cliFor } from './harness/cli';
 import { startAgentProcess, startLedgerServer, type AgentProcess } from './harness/agent';
 import { startHostileLedger } from './harness/hostile-ledger';
 import { waitFor } from './harness/process';
+import type { ContainerResult } from '../../pkg/api/types';
 
 const TOKEN = 'integration-token-0123456789';
 
@@ -27,16 +28,8 @@ let agentB: AgentProcess;
 /** What every agent of the fleet runs with. */
 let common: string[];
 
-interface Container {
-  node: string;
-  name: string;
-  status: string;
-  drift: boolean;
-  digest: string;
-  reason?: string;
-  labels: Record<string, string>;
-  lastKnownStatus?: string;
-}
+/** What /api/v1/containers answers, as the one wire-type module declares it. */
+type Container = ContainerResult;
 
 async function containersOf(agent: AgentProcess, query = ''): Promise<Container[]> {
   const res = await agent.get(`/api/v1/containers${query}`, TOKEN);
@@ -93,7 +86,12 @@ before(async () => {
   assert.equal(keygen.code, 0, keygen.stderr);
   signerId = keygen.stdout.trim();
   await Promise.all([populate(engineA, 'a'), populate(engineB, 'b')]);
+  // Agents do not forward their API token to peers: they share a peer credential instead.
+  const peerTokenFile = join(work, 'peer-token');
+  writeFileSync(peerTokenFile, 'peer-credential-0123456789\n', { mode: 0o600 });
   common = [
+    '--peer-token-file',
+    peerTokenFile,
     '--ledger',
     ledger.url,
     '--signer',

@@ -3,12 +3,25 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { importImage, startEngine, type Engine } from './harness/docker';
 import { BIN, cliFor, type Cli } from './harness/cli';
-import { freePort, startBackground, waitFor, type Background } from './harness/process';
+import { freePort, run, startBackground, waitFor, type Background } from './harness/process';
 import { startRegistry, type Registry } from './harness/registry';
 
 const TRUSTED = 0;
@@ -17,6 +30,7 @@ const UNKNOWN = 2;
 const UNSUPPORTED = 3;
 const COMPROMISED = 10;
 const USAGE = 64;
+const NOT_FOUND = 66;
 
 let engine: Engine;
 let registry: Registry;
@@ -57,7 +71,10 @@ describe('sign, verify, untrust, unsupport against a real engine', () => {
     const key = join(alice.env.IMAGETRUST_HOME as string, 'signer.key');
     assert.equal(statSync(key).mode & 0o777, 0o600);
 
-    assert.equal((await alice(['verify', 'docker://local/app:1'])).code, UNKNOWN);
+    // Before the first sign there is no ledger: verify says so and creates none.
+    const none = await alice(['verify', 'docker://local/app:1']);
+    assert.equal(none.code, NOT_FOUND, none.stderr);
+    assert.equal(existsSync(join(alice.env.IMAGETRUST_HOME as string, 'ledger.db')), false);
     const signed = await alice(['sign', 'docker://local/app:1']);
     assert.equal(signed.code, TRUSTED, signed.stderr);
     assert.match(signed.stdout, /entry #0/);
@@ -493,5 +510,177 @@ describe('evidence: the CI job that signed', () => {
     assert.equal(badKey.code, USAGE);
     assert.match(badKey.stderr, /attribute name "ci job" is invalid/);
     assert.equal((await cli(['search', '--hash', `sha256:${'f'.repeat(64)}`])).code, 1, 'nothing was stored');
+  });
+});
+
+describe('readers open the ledger read-only: verify, inspect, search, ledger info and audit', () => {
+  const H = `sha256:${'d'.repeat(64)}`;
+
+  /** A home with a key and a ledger of two statements (made by sign, the only writer here). */
+  async function signed(name: string): Promise<{ cli: Cli; dir: string; ledger: string }> {
+    const dir = home(name);
+    const cli = cliFor(dir, engine.host);
+    await keygen(cli);
+    assert.equal((await cli(['sign', '--hash', H, '--no-ci'])).code, TRUSTED);
+    assert.equal((await cli(['sign', 'docker://local/tool:1', '--no-ci'])).code, TRUSTED);
+    return { cli, dir, ledger: join(dir, 'ledger.db') };
+  }
+
+  const digestOf = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+  it('a missing ledger (or a mistyped path) is a clear error, and no ledger is created', async () => {
+    const dir = home('missing');
+    const cli = cliFor(dir, engine.host);
+    await keygen(cli);
+    const typo = join(dir, 'ledgr.db');
+    for (const args of [
+      ['verify', '--hash', H],
+      ['verify', '--ledger', typo, '--hash', H],
+      ['inspect', '--ledger', typo, '--hash', H],
+      ['search', '--ledger', typo, '--hash', H],
+      ['ledger', 'info', '--ledger', typo],
+      ['ledger', 'audit', '--ledger', typo],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, NOT_FOUND, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /there is no ledger at/, args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'ledger.db')), false);
+    assert.equal(existsSync(typo), false);
+    assert.equal(existsSync(`${typo}.key`), false);
+  });
+
+  it('a ledger file the user cannot write is verified, inspected, searched and audited unchanged', async (t) => {
+    const { ledger } = await signed('readonly');
+    // Another user's ledger: owned by root, mode 0444, read by `nobody` from a folder where
+    // SQLite may keep its -shm file (a WAL ledger needs one), with nobody's own home.
+    const shared = mkdtempSync('/tmp/itd-cli-ro-');
+    t.after(() => rmSync(shared, { recursive: true, force: true }));
+    chmodSync(shared, 0o755);
+    const folder = join(shared, 'ledger');
+    const own = join(shared, 'home');
+    for (const d of [folder, own]) {
+      execFileSync('mkdir', [d]);
+      chownSync(d, 65534, 65534);
+    }
+    const file = join(folder, 'ledger.db');
+    const db = new Database(ledger, { readonly: true });
+    await db.backup(file);
+    db.close();
+    chmodSync(file, 0o444);
+    copyFileSync(`${join(ledger, '..', 'signer.key.pub')}`, join(own, 'signer.key.pub'));
+    chownSync(join(own, 'signer.key.pub'), 65534, 65534);
+    const before = digestOf(file);
+    const asNobody = (args: string[]) =>
+      run(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          'env',
+          `HOME=${own}`,
+          `IMAGETRUST_HOME=${own}`,
+          process.execPath,
+          BIN,
+          ...args,
+          '--ledger',
+          file,
+        ],
+        { timeoutMs: 60_000 },
+      );
+    const verified = await asNobody(['verify', '--hash', H]);
+    assert.equal(verified.code, TRUSTED, verified.stderr);
+    assert.equal((await asNobody(['inspect', '--hash', H])).code, 0);
+    assert.equal((await asNobody(['search', '--hash', H])).code, 0);
+    assert.equal((await asNobody(['ledger', 'info'])).code, 0);
+    const audit = await asNobody(['ledger', 'audit']);
+    assert.equal(audit.code, 0, `${audit.stdout}${audit.stderr}`);
+    assert.match(audit.stdout, /2 entries, 3 checkpoints, 2 index keys, tree size 2: OK/);
+    assert.equal(digestOf(file), before);
+    assert.equal(statSync(file).mode & 0o777, 0o444);
+  });
+
+  it('a wiped ledger file is reported as such: verify and audit exit 10, nothing is re-created', async () => {
+    const { cli, ledger } = await signed('wiped');
+    for (const suffix of ['-wal', '-shm']) rmSync(`${ledger}${suffix}`, { force: true });
+    truncateSync(ledger, 0);
+    const v = await cli(['verify', '--hash', H]);
+    assert.equal(v.code, COMPROMISED, v.stderr);
+    assert.match(v.stderr, /empty file \(0 bytes\).*LEDGER_TAMPERED/);
+    assert.equal((await cli(['search', '--hash', H])).code, COMPROMISED);
+    const audit = await cli(['ledger', 'audit']);
+    assert.equal(audit.code, COMPROMISED, audit.stdout);
+    assert.match(audit.stdout, /1 problem\(s\)\n  ledger .* is an empty file/);
+    assert.doesNotMatch(audit.stdout, /: OK/);
+    const json = await cli.json(['ledger', 'audit']);
+    assert.equal(json.code, COMPROMISED);
+    assert.equal((json.doc.problems as string[]).length, 1);
+    assert.equal(statSync(ledger).size, 0, 'nothing was written to it');
+  });
+
+  it('a ledger whose rows were wiped (the file still a database) is refused, never OK', async () => {
+    const { cli, ledger } = await signed('rows-wiped');
+    const db = new Database(ledger);
+    for (const table of ['meta', 'checkpoints']) db.prepare(`DELETE FROM ${table}`).run();
+    db.close();
+    const v = await cli(['verify', '--hash', H]);
+    assert.equal(v.code, COMPROMISED, v.stderr);
+    assert.match(v.stderr, /lost its key or its checkpoints/);
+    const audit = await cli(['ledger', 'audit']);
+    assert.equal(audit.code, COMPROMISED, audit.stdout);
+    assert.match(audit.stdout, /lost its key or its checkpoints/);
+  });
+
+  it('a corrupted SQLite file exits 10 (not 70 or 74), and the audit reports what SQLite found', async () => {
+    const { cli, ledger } = await signed('corrupt');
+    const original = readFileSync(ledger);
+    for (const suffix of ['-wal', '-shm']) rmSync(`${ledger}${suffix}`, { force: true });
+    writeFileSync(ledger, randomBytes(original.length));
+    const garbage = await cli(['verify', '--hash', H]);
+    assert.equal(garbage.code, COMPROMISED, garbage.stderr);
+    assert.match(garbage.stderr, /damaged \(file is not a database\).*LEDGER_TAMPERED/);
+    const audited = await cli(['ledger', 'audit']);
+    assert.equal(audited.code, COMPROMISED, audited.stdout + audited.stderr);
+    assert.match(audited.stdout, /problem\(s\)/);
+    assert.match(audited.stdout, /not a database/);
+    // Every page after the first two overwritten in turn: never a crash, never OK.
+    const pages = original.length / 4096;
+    for (let page = 2; page < pages; page += 3) {
+      const damaged = Buffer.from(original);
+      randomBytes(4096).copy(damaged, page * 4096);
+      writeFileSync(ledger, damaged);
+      const v = await cli(['verify', '--hash', H]);
+      assert.ok(
+        v.code === COMPROMISED || v.code === TRUSTED,
+        `page ${page}: verify exited ${v.code} ${v.stderr}`,
+      );
+      if (v.code === COMPROMISED) assert.match(v.stderr, /LEDGER_TAMPERED|ledger compromised/);
+      const a = await cli(['ledger', 'audit']);
+      assert.ok(a.code === COMPROMISED || a.code === 0, `page ${page}: audit exited ${a.code} ${a.stderr}`);
+      if (a.code === COMPROMISED) assert.match(a.stdout, /problem\(s\)/, `page ${page}: ${a.stderr}`);
+    }
+  });
+
+  it('--at and --max are strict: negatives, garbage, trailing junk and impossible dates are usage errors', async () => {
+    const { cli } = await signed('strict');
+    for (const at of [
+      '-1',
+      '1e1',
+      '0x1',
+      '2 ',
+      '2026-02-30T00:00:00Z',
+      '2026-11-30',
+      'now',
+      '2026-11-30T12:00:00Zx',
+    ]) {
+      const r = await cli(['verify', '--at', at, '--hash', H]);
+      assert.equal(r.code, USAGE, `--at ${at}: ${r.stderr}`);
+      assert.match(r.stderr, /--at/);
+    }
+    assert.equal((await cli(['verify', '--at', '1', '--hash', H])).code, TRUSTED);
+    assert.equal((await cli(['verify', '--at', '0', '--hash', H])).code, UNKNOWN);
+    for (const max of ['0', '-1', '1e3', ' 5', '0x10', '100001', ''])
+      assert.equal((await cli(['search', '--hash', H, '--max', max])).code, USAGE, `--max ${max}`);
   });
 });

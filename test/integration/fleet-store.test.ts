@@ -14,17 +14,12 @@ import { startAgentProcess, startLedgerServer, type AgentProcess } from './harne
 import { freePort, startBackground, waitFor, type Background } from './harness/process';
 import { startPostgres, type Postgres } from './harness/postgres';
 import { FleetStore } from '../../pkg/fleet/store';
+import type { ContainerResult } from '../../pkg/api/types';
 
 const TOKEN = 'fleet-integration-token-0123';
 
-interface Container {
-  node: string;
-  name: string;
-  status: string;
-  drift: boolean;
-  reason?: string;
-  lastKnownStatus?: string;
-}
+/** What /api/v1/containers answers, as the one wire-type module declares it. */
+type Container = ContainerResult;
 
 let work: string;
 let pg: Postgres;

@@ -111,6 +111,29 @@ describe('the PostgreSQL ledger store', () => {
     await assert.rejects(readOnly.append([w1().envelope]), (err) => isImagetrustError(err, 'USAGE'));
     await readOnly.close();
   });
+
+  it('serves readers with a role that may only SELECT (verify and audit need no write access)', async () => {
+    const url = await pg.database('select_only');
+    const writer = await openLocalLedger(url, { keyPath: join(work, 'select-only.key') });
+    const statement = w1();
+    await writer.append([statement.envelope]);
+    await writer.close();
+    const db = 'select_only';
+    await pg.query("CREATE ROLE reader LOGIN PASSWORD 'reader-password-0123'", [], db);
+    await pg.query('GRANT USAGE ON SCHEMA imagetrust_ledger TO reader', [], db);
+    await pg.query('GRANT SELECT ON ALL TABLES IN SCHEMA imagetrust_ledger TO reader', [], db);
+    const readerUrl = new URL(url);
+    readerUrl.username = 'reader';
+    readerUrl.password = 'reader-password-0123';
+    const reader = await openLocalLedger(readerUrl.toString());
+    try {
+      const report = await auditLedger(reader);
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.treeSize, 1);
+    } finally {
+      await reader.close();
+    }
+  });
 });
 
 function w1() {

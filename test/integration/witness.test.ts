@@ -93,9 +93,10 @@ before(async () => {
   ledgerHome = dir('ledger');
   const ledgerPort = await freePort();
   ledgerUrl = `http://127.0.0.1:${ledgerPort}`;
-  // The ledger key exists before the witnesses start: `ledger info` creates the ledger.
+  // The ledger key exists before the witnesses start: `ledger init` creates the ledger.
   const admin = cliFor(ledgerHome, NO_ENGINE);
-  const info = await admin.json(['ledger', 'info']);
+  const info = await admin.json(['ledger', 'init']);
+  assert.equal(info.code, 0, info.stderr);
   ledgerVkey = info.doc.key as string;
   for (const i of [1, 2, 3]) {
     const key = join(work, `w${i}.key`);

@@ -116,10 +116,29 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
 }
 
+/** The tables of format 2: a file without them (wiped, or not a ledger) is not read as one. */
+const TABLES = [
+  'meta',
+  'entries',
+  'attributes',
+  'nodes',
+  'checkpoints',
+  'index_heads',
+  'index_nodes',
+  'index_leaves',
+];
+
 /** SQLite's own word that the file is damaged means tampering or corruption, never an answer. */
 function ioError(what: string, err: unknown): ImagetrustError {
   if (err instanceof ImagetrustError) return err;
   const code = String((err as { code?: unknown }).code ?? '');
+  if (code === 'SQLITE_READONLY_DIRECTORY' || code === 'SQLITE_READONLY_CANTINIT') {
+    return new ImagetrustError(
+      'IO',
+      `${what}: SQLite must create the ledger's -shm file beside it to read a WAL ledger, and its folder is not writable (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
     return new ImagetrustError(
       'LEDGER_TAMPERED',
@@ -141,11 +160,28 @@ function guarded<T>(what: string, fn: () => T): T {
   }
 }
 
+/**
+ * What SQLite itself says of a ledger file that could not be opened as one (for the audit's
+ * report): its integrity check, or why the file is not a database at all. Only reads.
+ */
+export function sqliteFileProblems(path: string): string[] {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const rows = db.pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
+  } catch (err) {
+    return [`SQLite cannot read the file: ${(err as Error).message}`];
+  } finally {
+    db?.close();
+  }
+}
+
 export class SqliteStore implements LedgerStore {
   readonly description: string;
   private readonly db: Database.Database;
   private readonly path: string;
-  private readonly stmt;
+  private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly nodeQueries = new Map<
     number,
     Database.Statement<number[], { level: number; idx: number; hash: Buffer }>
@@ -170,6 +206,7 @@ export class SqliteStore implements LedgerStore {
     }
     try {
       this.checkFormat();
+      if (options.readonly) this.checkTables();
       if (!options.readonly) {
         this.db.pragma('journal_mode = WAL');
         this.db.exec(SCHEMA);
@@ -179,13 +216,17 @@ export class SqliteStore implements LedgerStore {
       // The index's upper nodes and recent versions are read by every append: keep 64 MiB of
       // pages in memory rather than SQLite's default 2 MiB.
       this.db.pragma('cache_size = -65536');
+      this.stmt = this.prepare();
     } catch (err) {
       this.db.close();
       throw ioError(`cannot open ledger ${path}`, err);
     }
+  }
+
+  private prepare() {
     const db = this.db;
     const read = <P extends unknown[], R>(sql: string) => db.prepare<P, R>(sql);
-    this.stmt = {
+    return {
       getMeta: read<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
       maxIndex: read<[], { m: number | null }>('SELECT max(idx) AS m FROM entries'),
@@ -252,6 +293,25 @@ export class SqliteStore implements LedgerStore {
     };
   }
 
+  /** A file opened only to read must already be a ledger: an empty or wiped file is reported, never read as one. */
+  private checkTables(): void {
+    const tables = new Set(
+      this.db
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((r) => r.name),
+    );
+    const missing = TABLES.filter((t) => !tables.has(t));
+    if (missing.length === 0) return;
+    throw new ImagetrustError(
+      'LEDGER_TAMPERED',
+      tables.size === 0
+        ? `${this.path} holds no ledger: the file is empty (wiped, truncated, or never a ledger)`
+        : `${this.path} is not a complete imagetrust ledger: tables ${missing.join(', ')} are missing`,
+      { details: { missing } },
+    );
+  }
+
   /** A file written by imagetrust 0.1 has entries but no statement index. */
   private checkFormat(): void {
     const tables = new Set(
@@ -296,12 +356,14 @@ export class SqliteStore implements LedgerStore {
   }
 
   async getMeta(key: string): Promise<string | undefined> {
-    return this.stmt.getMeta.get(key)?.value;
+    return guarded('ledger read failed', () => this.stmt.getMeta.get(key)?.value);
   }
 
   async initMeta(key: string, value: string): Promise<string> {
-    this.stmt.insertMeta.run(key, value);
-    return this.stmt.getMeta.get(key)?.value ?? value;
+    return guarded('ledger write failed', () => {
+      this.stmt.insertMeta.run(key, value);
+      return this.stmt.getMeta.get(key)?.value ?? value;
+    });
   }
 
   async append(input: AppendInput): Promise<AppendOutput> {

@@ -2,11 +2,16 @@
 // otherwise starts its own dockerd (own socket, data and exec roots; no bridge, no iptables)
 // and stops it afterwards. Test images are built from a busybox rootfs with `docker import`
 // (no image can be pulled here); a marker file makes each variant a distinct image ID.
+// Everything an engine starts is found through its own folder: dockerd's --pidfile, the pid
+// files of the containerds it supervised (their shims run in containerd's session) and each
+// container's init.pid under the exec root. stop() kills what is still running there by
+// those pids, and scripts/test.sh does the same for an interrupted run.
 
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -16,7 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReadOnlyDocker } from '../../../pkg/docker/engine';
-import { run, runOk, startBackground, waitFor, type Background } from './process';
+import { killPidFile, markRun, run, runOk, startBackground, waitFor, type Background } from './process';
 
 export interface Engine {
   host: string;
@@ -30,6 +35,26 @@ export interface Engine {
   /** Freezes the engine (SIGSTOP): it stops answering while its containers keep running. */
   freeze?(): Promise<void>;
   thaw?(): Promise<void>;
+}
+
+/**
+ * Kills what an engine's folder records and still runs: dockerd, its containerd with the
+ * shims in containerd's session, and the containers' init processes. Returns how many.
+ */
+export function killEngineLeftovers(dir: string): number {
+  const files = [
+    join(dir, 'docker.pid'),
+    join(dir, 'exec', 'containerd', 'containerd.pid'),
+    ...readdirSync(dir)
+      .filter((f) => /^containerd-\d+\.pid$/.test(f))
+      .map((f) => join(dir, f)),
+  ];
+  const tasks = join(dir, 'exec', 'containerd');
+  if (existsSync(tasks)) {
+    for (const f of readdirSync(tasks, { recursive: true, encoding: 'utf8' }))
+      if (f.endsWith('/init.pid')) files.push(join(tasks, f));
+  }
+  return files.reduce((killed, f) => killed + killPidFile(f), 0);
 }
 
 /** Unmounts whatever dockerd left mounted below `dir` (network namespaces, overlays), deepest first. */
@@ -70,6 +95,7 @@ export async function startEngine(name = 'node', options: { extraArgs?: string[]
   }
   // Short path: a unix socket path must stay under 108 bytes.
   const dir = mkdtempSync(join('/tmp', `itd-${name}-`));
+  markRun(dir);
   const host = `unix://${dir}/docker.sock`;
   let daemon: Background | undefined;
   const start = async (): Promise<void> => {
@@ -97,7 +123,12 @@ export async function startEngine(name = 'node', options: { extraArgs?: string[]
       60_000,
       200,
     );
+    // Each start may come with a new containerd (a restart with --live-restore leaves the
+    // old one's shims running in its session): keep every containerd pid, not just the last.
+    const current = join(dir, 'exec', 'containerd', 'containerd.pid');
+    if (existsSync(current)) copyFileSync(current, join(dir, `containerd-${starts++}.pid`));
   };
+  let starts = 0;
   await start();
   const stopDaemon = async (): Promise<void> => {
     await daemon?.stop('SIGTERM');
@@ -111,6 +142,9 @@ export async function startEngine(name = 'node', options: { extraArgs?: string[]
       // killed before it has stopped them, leaving their shims and processes behind.
       await removeAllContainers(host);
       await stopDaemon();
+      // A daemon that had to be killed leaves containerd, shims and containers running.
+      const left = killEngineLeftovers(dir);
+      if (left > 0) console.error(`# killed ${left} process(es) dockerd ${name} left running`);
       await unmountUnder(dir);
       try {
         rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
