@@ -12,6 +12,27 @@ export const getTableStyles = (theme: GrafanaTheme2) => ({
     },
     th: { color: theme.colors.text.secondary, fontWeight: theme.typography.fontWeightMedium },
   }),
+  /** A row of a virtualized list laid out as a table row (the columns come with each list). */
+  gridRow: css({
+    display: 'grid',
+    alignItems: 'center',
+    gap: theme.spacing(1),
+    height: '100%',
+    padding: theme.spacing(0, 1),
+    borderBottom: `1px solid ${theme.colors.border.weak}`,
+    overflow: 'hidden',
+    whiteSpace: 'nowrap',
+    '& > *': { overflow: 'hidden', textOverflow: 'ellipsis' },
+  }),
+  gridHead: css({
+    color: theme.colors.text.secondary,
+    fontWeight: theme.typography.fontWeightMedium,
+    height: 32,
+  }),
+  groupRow: css({
+    background: theme.colors.background.secondary,
+    fontWeight: theme.typography.fontWeightMedium,
+  }),
   mono: css({
     fontFamily: theme.typography.fontFamilyMonospace,
     fontSize: theme.typography.bodySmall.fontSize,

@@ -1,24 +1,21 @@
-import { of, throwError } from 'rxjs';
+import { lastValueFrom, of, throwError } from 'rxjs';
 import { dateTime, type DataQueryRequest, type DataSourceInstanceSettings } from '@grafana/data';
-import { DataSource } from './datasource';
+import { setBackendSrv, setTemplateSrv } from '@grafana/runtime';
+import { AgentRequestError, DataSource, isNotFound } from './datasource';
 import type { ImagetrustOptions, ImagetrustQuery } from './types';
-import { container } from '../testing/fixtures';
 
 const fetchMock = jest.fn();
-const replaceMock = jest.fn((v: string) => v.replace('$node', 'node-a'));
+const replaceMock = jest.fn((v: string) => v.replace('$node', 'node-a').replace('$digest', 'sha256:d'));
 
-jest.mock('@grafana/runtime', () => ({
-  ...jest.requireActual('@grafana/runtime'),
-  getBackendSrv: () => ({ fetch: fetchMock }),
-  getTemplateSrv: () => ({ replace: replaceMock }),
-}));
+// Grafana's services as Grafana installs them at boot.
+setBackendSrv({ fetch: fetchMock } as never);
+setTemplateSrv({ replace: replaceMock } as never);
 
 const settings = {
   id: 1,
   uid: 'imagetrust',
   type: 'imagetrust-fleet-datasource',
   name: 'imagetrust',
-  url: '/api/datasources/proxy/uid/imagetrust',
   jsonData: { url: 'http://agent:9581' },
   meta: {} as never,
   access: 'proxy',
@@ -35,7 +32,14 @@ function request(targets: Array<Partial<ImagetrustQuery>>): DataQueryRequest<Ima
     range: { from: dateTime(1000), to: dateTime(601_000), raw: { from: 'now-10m', to: 'now' } },
     scopedVars: {},
     intervalMs: 15_000,
+    maxDataPoints: 500,
   } as unknown as DataQueryRequest<ImagetrustQuery>;
+}
+
+/** What the data source posted to /api/ds/query. */
+function posted(): { url: string; queries: Array<Record<string, unknown>>; from: string; to: string } {
+  const call = fetchMock.mock.calls[0][0];
+  return { url: call.url, ...call.data };
 }
 
 beforeEach(() => {
@@ -44,51 +48,99 @@ beforeEach(() => {
 });
 
 describe('DataSource', () => {
-  it('queries containers through the data-proxy route with template variables applied', async () => {
-    fetchMock.mockReturnValue(answer({ containers: [container()] }));
+  it('posts queries to /api/ds/query for the backend, variables filled in, the range as strings', async () => {
+    fetchMock.mockReturnValue(answer({ results: { A: { frames: [] } } }));
     const ds = new DataSource(settings);
-    const res = await ds.query(request([{ queryType: 'containers', node: '$node', status: 'untrusted' }]));
-    expect(fetchMock).toHaveBeenCalledWith(
-      expect.objectContaining({
-        url: '/api/datasources/proxy/uid/imagetrust/agent/api/v1/containers',
-        params: { node: 'node-a', status: 'untrusted' },
-      }),
+    await lastValueFrom(
+      ds.query(request([{ queryType: 'containers', node: '$node', status: 'untrusted', version: 2 }])),
     );
-    expect(res.data[0].name).toBe('containers');
-    expect(res.data[0].length).toBe(1);
+    const body = posted();
+    expect(body.url).toBe('/api/ds/query?ds_type=imagetrust-fleet-datasource');
+    expect(body.from).toBe('1000');
+    expect(body.to).toBe('601000');
+    expect(body.queries).toHaveLength(1);
+    expect(body.queries[0]).toMatchObject({
+      refId: 'A',
+      queryType: 'containers',
+      node: 'node-a',
+      status: 'untrusted',
+      datasource: { uid: 'imagetrust', type: 'imagetrust-fleet-datasource' },
+      intervalMs: 15_000,
+      maxDataPoints: 500,
+    });
   });
 
-  it('drops the All value of a variable instead of sending it', async () => {
-    fetchMock.mockReturnValue(answer({ containers: [] }));
+  it('drops the All value of a variable instead of sending it, and fills in digest and step', async () => {
+    fetchMock.mockReturnValue(answer({ results: {} }));
     replaceMock.mockImplementationOnce(() => '$__all');
-    await new DataSource(settings).query(request([{ queryType: 'containers', node: '$node' }]));
-    expect(fetchMock.mock.calls[0][0].params).toEqual({});
-  });
-
-  it('asks for history over the dashboard range with a step', async () => {
-    fetchMock.mockReturnValue(
-      answer({
-        points: [{ time: 1000, node: 'a', trusted: 1, untrusted: 0, unsupported: 0, unknown: 0, total: 1 }],
-      }),
+    await lastValueFrom(
+      new DataSource(settings).query(
+        request([
+          { queryType: 'counts', node: '$node' },
+          { queryType: 'statements', digest: ' $digest ' },
+          { queryType: 'history', step: '5m' },
+        ]),
+      ),
     );
-    const res = await new DataSource(settings).query(request([{ queryType: 'history' }]));
-    expect(fetchMock.mock.calls[0][0].params).toEqual({ from: 1000, to: 601_000, step: '15s' });
-    expect(res.data).toHaveLength(1);
+    const [counts, statements, history] = posted().queries;
+    expect(counts).not.toHaveProperty('node');
+    expect(statements).toMatchObject({ queryType: 'statements', digest: 'sha256:d' });
+    expect(history).toMatchObject({ queryType: 'history', step: '5m' });
   });
 
-  it('skips a statements query without a digest', async () => {
-    const res = await new DataSource(settings).query(request([{ queryType: 'statements' }]));
+  it('migrates saved version 1 queries before the backend sees them', async () => {
+    fetchMock.mockReturnValue(answer({ results: {} }));
+    await lastValueFrom(
+      new DataSource(settings).query(request([{ type: 'nodeSummary', nodeFilter: 'n1' } as never])),
+    );
+    expect(posted().queries[0]).toMatchObject({ queryType: 'summary', node: 'n1', version: 2 });
+    expect(posted().queries[0]).not.toHaveProperty('nodeFilter');
+  });
+
+  it('skips a statements query without a digest, and asks nothing when nothing is left', async () => {
+    const res = await lastValueFrom(new DataSource(settings).query(request([{ queryType: 'statements' }])));
     expect(fetchMock).not.toHaveBeenCalled();
     expect(res.data).toEqual([]);
   });
 
-  it('finds nodes and statuses for template variables', async () => {
+  it('decodes the frames the backend answers (Grafana JSON frames)', async () => {
+    fetchMock.mockReturnValue(
+      answer({
+        results: {
+          A: {
+            status: 200,
+            frames: [
+              {
+                schema: {
+                  name: 'nodeUp',
+                  refId: 'A',
+                  meta: { type: 'numeric-multi', typeVersion: [0, 1] },
+                  fields: [{ name: 'up', type: 'number', labels: { node: 'node-a' } }],
+                },
+                data: { values: [[1]] },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const res = await lastValueFrom(new DataSource(settings).query(request([{ queryType: 'nodeUp' }])));
+    expect(res.data).toHaveLength(1);
+    expect(res.data[0].fields[0].labels).toEqual({ node: 'node-a' });
+    expect(res.data[0].fields[0].values[0]).toBe(1);
+  });
+
+  it('finds nodes (a backend resource) and statuses for template variables', async () => {
     fetchMock.mockReturnValue(answer({ nodes: [{ node: 'a' }, { node: 'b' }] }));
     const ds = new DataSource(settings);
     expect(await ds.metricFindQuery('nodes')).toEqual([
       { text: 'a', value: 'a' },
       { text: 'b', value: 'b' },
     ]);
+    expect(fetchMock.mock.calls[0][0]).toMatchObject({
+      method: 'GET',
+      url: '/api/datasources/uid/imagetrust/resources/nodes',
+    });
     expect((await ds.metricFindQuery('statuses')).map((v) => v.value)).toEqual([
       'untrusted',
       'unknown',
@@ -97,46 +149,62 @@ describe('DataSource', () => {
     ]);
   });
 
-  describe('testDatasource says what is wrong', () => {
-    it('success', async () => {
-      fetchMock
-        .mockReturnValueOnce(answer({ api: 'v1', node: 'a' }))
-        .mockReturnValueOnce(answer({ nodes: [{ node: 'a', status: 'up' }] }));
-      expect(await new DataSource(settings).testDatasource()).toEqual({
-        status: 'success',
-        message: 'Connected to the imagetrust agent on a: 1 node(s).',
-      });
+  it('asks resources with the parameters that are set, and reports the agent error it got', async () => {
+    const ds = new DataSource(settings);
+    fetchMock.mockReturnValue(answer({ containers: [] }));
+    await ds.resource('containers', { node: 'a', status: undefined, digest: '' });
+    expect(fetchMock.mock.calls[0][0]).toMatchObject({
+      url: '/api/datasources/uid/imagetrust/resources/containers',
+      params: { node: 'a' },
     });
+    fetchMock.mockReturnValue(
+      throwError(() => ({
+        status: 400,
+        data: {
+          error: { code: 'BAD_REQUEST', message: 'digest: expected sha256:<64 hex>', field: 'digest' },
+        },
+      })),
+    );
+    const err = await ds.resource('ledger/statements', { digest: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentRequestError);
+    expect(err).toMatchObject({ status: 400, code: 'BAD_REQUEST', field: 'digest' });
+    expect((err as Error).message).toBe('digest: expected sha256:<64 hex>');
+    expect(isNotFound(err)).toBe(false);
+    expect(isNotFound(new AgentRequestError('no admission log configured', 404, 'NOT_FOUND'))).toBe(true);
+    expect(isNotFound({ name: 'AgentRequestError', status: 404 })).toBe(true);
+    expect(isNotFound(new Error('not found'))).toBe(false);
+  });
 
-    it('an unreachable node is a warning', async () => {
-      fetchMock.mockReturnValueOnce(answer({ api: 'v1', node: 'a' })).mockReturnValueOnce(
-        answer({
-          nodes: [
-            { node: 'a', status: 'up' },
-            { node: 'b', status: 'unreachable' },
-          ],
-        }),
-      );
-      const r = await new DataSource(settings).testDatasource();
-      expect(r.status).toBe('warning');
-      expect(r.message).toContain('unreachable: b');
+  it('verifies now through the verify resource', async () => {
+    fetchMock.mockReturnValue(answer({ containers: [] }));
+    await new DataSource(settings).verifyNow({ node: 'a' });
+    expect(fetchMock.mock.calls[0][0]).toMatchObject({
+      method: 'POST',
+      url: '/api/datasources/uid/imagetrust/resources/verify',
+      data: { node: 'a' },
     });
+  });
 
-    it('a bad token', async () => {
-      fetchMock.mockReturnValue(
-        throwError(() => ({ status: 401, data: { error: { message: 'a valid bearer token is required' } } })),
-      );
-      expect((await new DataSource(settings).testDatasource()).message).toMatch(/refused the token/);
+  it('tests through the backend health check and says what it said', async () => {
+    fetchMock.mockReturnValueOnce(answer({ status: 'OK', message: 'Connected to node-a: 1 node(s).' }));
+    const ds = new DataSource(settings);
+    expect(await ds.testDatasource()).toEqual({
+      status: 'success',
+      message: 'Connected to node-a: 1 node(s).',
     });
+    expect(fetchMock.mock.calls[0][0].url).toBe('/api/datasources/uid/imagetrust/health');
+    fetchMock.mockReturnValueOnce(
+      throwError(() => ({ status: 400, data: { status: 'ERROR', message: 'The agent refused the token.' } })),
+    );
+    await expect(ds.testDatasource()).rejects.toMatchObject({
+      status: 'error',
+      message: 'The agent refused the token.',
+    });
+  });
 
-    it('an unreachable agent', async () => {
-      fetchMock.mockReturnValue(throwError(() => ({ status: 502, data: {}, statusText: 'Bad Gateway' })));
-      expect((await new DataSource(settings).testDatasource()).message).toMatch(/Cannot reach the agent/);
-    });
-
-    it('an incompatible API version', async () => {
-      fetchMock.mockReturnValue(answer({ api: 'v2' }));
-      expect((await new DataSource(settings).testDatasource()).message).toMatch(/speaks API v2/);
-    });
+  it('annotations run the events query', () => {
+    const ds = new DataSource(settings);
+    const q = ds.annotations!.prepareQuery!({ target: { node: 'a' } } as never);
+    expect(q).toMatchObject({ queryType: 'events', node: 'a', refId: 'Anno' });
   });
 });

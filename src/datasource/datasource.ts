@@ -1,50 +1,38 @@
-// The imagetrust data source: queries the agent API through Grafana's data proxy (the
-// `agent` route in plugin.json adds the token from secureJsonData, so the browser never sees
-// it), turns answers into frames, resolves template variables and serves annotations.
+// The imagetrust data source, answered by its backend (pkg/grafana): queries go through
+// Grafana's /api/ds/query and "Save & test" through the backend's CheckHealth, so they work in
+// alert rules, public dashboards and query caching too; the agent's URL and token stay on
+// Grafana's server. What the browser still asks outside of queries (template variables, the
+// app pages: Verify now, ledger statements, node and image details, admission refusals) goes
+// through the backend's resources (CallResource). This file only shapes requests: frames are
+// built by the backend.
 
-import {
-  DataSourceApi,
-  type DataFrame,
-  type DataQueryRequest,
-  type DataQueryResponse,
-  type DataSourceInstanceSettings,
-  type MetricFindValue,
-  type ScopedVars,
-  type TestDataSourceResponse,
+import type {
+  DataQueryRequest,
+  DataQueryResponse,
+  DataSourceInstanceSettings,
+  MetricFindValue,
+  ScopedVars,
 } from '@grafana/data';
-import { getBackendSrv, getTemplateSrv, isFetchError, type FetchError } from '@grafana/runtime';
-import { lastValueFrom } from 'rxjs';
-import {
-  TRUST_STATUSES,
-  type ChangeEvent,
-  type ContainerResult,
-  type HistoryPoint,
-  type ImageSummary,
-  type NodeState,
-  type StatementsAnswer,
-} from '../api/types';
-import {
-  containersFrame,
-  eventsFrame,
-  historyFrames,
-  imagesFrame,
-  statementsFrame,
-  evidenceFrame,
-  summaryFrame,
-} from './frames';
+import { DataSourceWithBackend, getTemplateSrv, isFetchError, type FetchError } from '@grafana/runtime';
+import type { Observable } from 'rxjs';
+import { STATUSES_WORST_FIRST, type NodesAnswer, type VerifyAnswer } from '../api/types';
 import { migrateQuery } from './migrate';
 import {
-  API_VERSION,
   DEFAULT_QUERY,
-  PROXY_ROUTE,
+  DIGEST_QUERY_TYPES,
+  RESOURCES,
   type ImagetrustOptions,
   type ImagetrustQuery,
 } from './types';
 
+export type Resource = (typeof RESOURCES)[keyof typeof RESOURCES];
+
+/** A resource call the backend (or the agent behind it) refused, with the agent's error code. */
 export class AgentRequestError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    readonly code?: string,
     readonly field?: string,
   ) {
     super(message);
@@ -52,18 +40,29 @@ export class AgentRequestError extends Error {
   }
 }
 
-function describeFetchError(err: FetchError): AgentRequestError {
-  const body = err.data as { error?: { message?: string; field?: string } } | undefined;
-  const message = body?.error?.message ?? err.statusText ?? 'request failed';
-  return new AgentRequestError(message, err.status, body?.error?.field);
+/**
+ * The agent (through the backend) has no such thing. Checked by shape, not `instanceof`: the
+ * app's pages and the data source are separate bundles, each with its own copy of the class.
+ */
+export function isNotFound(err: unknown): boolean {
+  const e = err as Partial<AgentRequestError> | undefined;
+  return e?.name === 'AgentRequestError' && (e.status === 404 || e.code === 'NOT_FOUND');
 }
 
-export class DataSource extends DataSourceApi<ImagetrustQuery, ImagetrustOptions> {
-  readonly baseUrl: string;
+function describeFetchError(err: FetchError): AgentRequestError {
+  const body = err.data as { error?: { code?: string; message?: string; field?: string }; message?: string };
+  const message = body?.error?.message ?? body?.message ?? err.statusText ?? 'request failed';
+  return new AgentRequestError(message, err.status, body?.error?.code, body?.error?.field);
+}
 
+/** A template variable's "All" value means no filter. */
+function unlessAll(value?: string): string | undefined {
+  return value === '$__all' || value === 'All' || value === '*' || value === '' ? undefined : value;
+}
+
+export class DataSource extends DataSourceWithBackend<ImagetrustQuery, ImagetrustOptions> {
   constructor(instanceSettings: DataSourceInstanceSettings<ImagetrustOptions>) {
     super(instanceSettings);
-    this.baseUrl = `${instanceSettings.url ?? ''}/${PROXY_ROUTE}`;
     // Annotations use the query editor with the "events" query type.
     this.annotations = {
       prepareQuery: (anno) => {
@@ -78,114 +77,44 @@ export class DataSource extends DataSourceApi<ImagetrustQuery, ImagetrustOptions
   }
 
   filterQuery(query: ImagetrustQuery): boolean {
-    const byDigest = query.queryType === 'statements' || query.queryType === 'evidence';
-    return !query.hide && (!byDigest || Boolean(query.digest));
+    const q = migrateQuery(query as never);
+    return !q.hide && (!DIGEST_QUERY_TYPES.includes(q.queryType) || Boolean(q.digest));
   }
 
-  /** GET or POST on the agent API through the data proxy. */
-  async request<T>(
-    path: string,
-    options: {
-      method?: 'GET' | 'POST';
-      params?: Record<string, string | number | undefined>;
-      data?: unknown;
-    } = {},
-  ): Promise<T> {
-    const params: Record<string, string | number> = {};
-    for (const [k, v] of Object.entries(options.params ?? {})) {
-      if (v !== undefined && v !== '') {
-        params[k] = v;
-      }
-    }
-    try {
-      const res = await lastValueFrom(
-        getBackendSrv().fetch<T>({
-          url: `${this.baseUrl}/api/${API_VERSION}${path}`,
-          method: options.method ?? 'GET',
-          params,
-          data: options.data,
-          showErrorAlert: false,
-          showSuccessAlert: false,
-        }),
-      );
-      return res.data;
-    } catch (err) {
-      if (isFetchError(err)) {
-        throw describeFetchError(err);
-      }
-      throw err;
-    }
-  }
-
+  /** Saved queries brought up to date, and dashboard variables filled in, before the backend sees them. */
   applyTemplateVariables(query: ImagetrustQuery, scopedVars: ScopedVars): ImagetrustQuery {
     const srv = getTemplateSrv();
     const replace = (v?: string) => (v ? srv.replace(v, scopedVars) : v);
-    const all = (v?: string) => (v === '$__all' || v === 'All' || v === '*' ? undefined : v);
-    return {
-      ...query,
-      node: all(replace(query.node)),
-      status: all(replace(query.status)),
-      digest: replace(query.digest),
+    const { node, status, digest, step, ...rest } = migrateQuery(query as never);
+    const filled = {
+      node: unlessAll(replace(node)),
+      status: unlessAll(replace(status)),
+      digest: replace(digest)?.trim(),
+      step: replace(step)?.trim(),
     };
+    // Absent, not empty: the backend reads a missing field as "no filter".
+    const kept = Object.fromEntries(Object.entries(filled).filter(([, v]) => v));
+    return { ...rest, ...kept };
   }
 
-  async query(request: DataQueryRequest<ImagetrustQuery>): Promise<DataQueryResponse> {
+  /** Old saved queries are migrated and empty ones dropped here; the rest is Grafana's /api/ds/query. */
+  query(request: DataQueryRequest<ImagetrustQuery>): Observable<DataQueryResponse> {
     const targets = request.targets.map((t) => migrateQuery(t as never)).filter((t) => this.filterQuery(t));
-    const from = request.range.from.valueOf();
-    const to = request.range.to.valueOf();
-    const frames = await Promise.all(
-      targets.map((raw) =>
-        this.runQuery(this.applyTemplateVariables(raw, request.scopedVars), from, to, request.intervalMs),
-      ),
-    );
-    return { data: frames.flat() };
+    return super.query({ ...request, targets });
   }
 
-  async runQuery(q: ImagetrustQuery, from: number, to: number, intervalMs = 60_000): Promise<DataFrame[]> {
-    switch (q.queryType) {
-      case 'containers': {
-        const { containers } = await this.request<{ containers: ContainerResult[] }>('/containers', {
-          params: { node: q.node, status: q.status },
-        });
-        return [containersFrame(containers, q.refId)];
+  /** GET a backend resource; errors carry the agent's message and code. */
+  async resource<T>(path: Resource, params: Record<string, string | number | undefined> = {}): Promise<T> {
+    const kept: Record<string, string | number> = {};
+    for (const [k, v] of Object.entries(params)) {
+      if (v !== undefined && v !== '') {
+        kept[k] = v;
       }
-      case 'summary': {
-        const { nodes } = await this.request<{ nodes: NodeState[] }>('/nodes');
-        return [summaryFrame(q.node ? nodes.filter((n) => n.node === q.node) : nodes, q.refId)];
-      }
-      case 'history': {
-        const step =
-          q.step || `${Math.max(1, Math.round(Math.max(intervalMs, (to - from) / 10_000) / 1000))}s`;
-        const { points } = await this.request<{ points: HistoryPoint[] }>('/history', {
-          params: { from, to, node: q.node, step },
-        });
-        return historyFrames(points, q.refId);
-      }
-      case 'images': {
-        const { images } = await this.request<{ images: ImageSummary[] }>('/images', {
-          params: { node: q.node, status: q.status },
-        });
-        return [imagesFrame(images, q.refId)];
-      }
-      case 'statements': {
-        const answer = await this.request<StatementsAnswer>('/ledger/statements', {
-          params: { digest: q.digest },
-        });
-        return [statementsFrame(answer, q.refId)];
-      }
-      case 'evidence': {
-        const answer = await this.request<StatementsAnswer>('/ledger/statements', {
-          params: { digest: q.digest },
-        });
-        return [evidenceFrame(answer, q.refId)];
-      }
-      case 'events': {
-        const { events } = await this.request<{ events: ChangeEvent[] }>('/events', {
-          params: { from, to, node: q.node },
-        });
-        const kept = events.filter((e) => !q.status || e.status === q.status);
-        return [eventsFrame(kept, q.refId)];
-      }
+    }
+    try {
+      return await this.getResource<T>(path, kept, { showErrorAlert: false });
+    } catch (err) {
+      throw isFetchError(err) ? describeFetchError(err) : err;
     }
   }
 
@@ -193,59 +122,18 @@ export class DataSource extends DataSourceApi<ImagetrustQuery, ImagetrustOptions
   async metricFindQuery(query: string | { query?: string }): Promise<MetricFindValue[]> {
     const text = (typeof query === 'string' ? query : (query.query ?? '')).trim();
     if (text === 'statuses' || text === 'status') {
-      return TRUST_STATUSES.map((s) => ({ text: s, value: s }));
+      return STATUSES_WORST_FIRST.map((s) => ({ text: s, value: s }));
     }
-    const { nodes } = await this.request<{ nodes: NodeState[] }>('/nodes');
+    const { nodes } = await this.resource<NodesAnswer>(RESOURCES.nodes);
     return nodes.map((n) => ({ text: n.node, value: n.node }));
   }
 
   /** Re-verifies now on the agent, bypassing its cache. */
-  verifyNow(target: { node?: string; container?: string }): Promise<{ containers: ContainerResult[] }> {
-    return this.request('/verify', { method: 'POST', data: target });
-  }
-
-  async testDatasource(): Promise<TestDataSourceResponse> {
+  async verifyNow(target: { node?: string; container?: string; all?: boolean }): Promise<VerifyAnswer> {
     try {
-      const info = await this.request<{ api?: string; node?: string; peers?: number }>('');
-      if (info.api !== API_VERSION) {
-        return {
-          status: 'error',
-          message: `The agent speaks API ${info.api ?? 'unknown'}; this plugin needs ${API_VERSION}.`,
-        };
-      }
-      const { nodes } = await this.request<{ nodes: NodeState[] }>('/nodes');
-      const down = nodes.filter((n) => n.status !== 'up').map((n) => n.node);
-      const fleet = `${nodes.length} node(s)${down.length > 0 ? `, unreachable: ${down.join(', ')}` : ''}`;
-      return {
-        status: down.length > 0 ? 'warning' : 'success',
-        message: `Connected to the imagetrust agent on ${info.node}: ${fleet}.`,
-      };
+      return await this.postResource<VerifyAnswer>(RESOURCES.verify, target, { showErrorAlert: false });
     } catch (err) {
-      if (err instanceof AgentRequestError) {
-        if (err.status === 401) {
-          return {
-            status: 'error',
-            message: 'The agent refused the token: check the API token in the data source settings.',
-          };
-        }
-        if (err.status === 404) {
-          return {
-            status: 'error',
-            message: 'This URL answers, but not as an imagetrust agent (no /api/v1).',
-          };
-        }
-        if (err.status === undefined || err.status === 0 || err.status >= 500) {
-          return {
-            status: 'error',
-            message: `Cannot reach the agent at the configured URL (${err.message}).`,
-          };
-        }
-        return { status: 'error', message: `The agent answered HTTP ${err.status}: ${err.message}` };
-      }
-      return {
-        status: 'error',
-        message: `Cannot reach the agent: ${err instanceof Error ? err.message : String(err)}`,
-      };
+      throw isFetchError(err) ? describeFetchError(err) : err;
     }
   }
 }

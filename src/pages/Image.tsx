@@ -2,9 +2,17 @@ import React, { useCallback } from 'react';
 import { useParams } from 'react-router-dom';
 import { PluginPage } from '@grafana/runtime';
 import { Alert, LoadingPlaceholder, useStyles2 } from '@grafana/ui';
-import type { ChangeEvent, ContainerResult, StatementsAnswer } from '../api/types';
+import type {
+  ChangeEvent,
+  ContainerResult,
+  ContainersAnswer,
+  EventsAnswer,
+  StatementsAnswer,
+} from '../api/types';
 import { useAgent } from '../api/useAgent';
 import type { DataSource } from '../datasource/datasource';
+import { RESOURCES } from '../datasource/types';
+import { AgentAlert } from '../components/AgentAlert';
 import { StatusBadge } from '../components/StatusBadge';
 import { getTableStyles } from '../components/styles';
 import { testIds } from '../testIds';
@@ -22,12 +30,12 @@ export function ImagePage() {
   const load = useCallback(
     async (ds: DataSource): Promise<ImageData> => {
       const [statements, containers, events] = await Promise.all([
-        ds.request<StatementsAnswer>('/ledger/statements', { params: { digest } }).then(
+        ds.resource<StatementsAnswer>(RESOURCES.statements, { digest }).then(
           (s) => ({ s }),
           (e: Error) => ({ e: e.message }),
         ),
-        ds.request<{ containers: ContainerResult[] }>('/containers'),
-        ds.request<{ events: ChangeEvent[] }>('/events', { params: { from: Date.now() - 7 * 86_400_000 } }),
+        ds.resource<ContainersAnswer>(RESOURCES.containers),
+        ds.resource<EventsAnswer>(RESOURCES.events, { from: Date.now() - 7 * 86_400_000 }),
       ]);
       return {
         ...('s' in statements ? { statements: statements.s } : { statementsError: statements.e }),
@@ -43,7 +51,7 @@ export function ImagePage() {
     <PluginPage>
       <div data-testid={testIds.image.container}>
         <h2 className={styles.mono}>{digest}</h2>
-        {error && <Alert title="Cannot read the imagetrust agent">{error}</Alert>}
+        {error && <AgentAlert error={error} />}
         {loading && !data && <LoadingPlaceholder text="Loading the image…" />}
         {data && (
           <>

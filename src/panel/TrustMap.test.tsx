@@ -1,11 +1,10 @@
 import React from 'react';
-import { render, screen } from '@testing-library/react';
+import { fireEvent, render, screen } from '@testing-library/react';
 import { LoadingState, getDefaultTimeRange, type PanelProps } from '@grafana/data';
 import { TrustMap, type TrustMapOptions } from './TrustMap';
-import { containersFrame, summaryFrame } from '../datasource/frames';
-import { container } from '../testing/fixtures';
+import { container, containersFrame, nodeState, summaryFrame } from '../testing/fixtures';
 import { testIds } from '../testIds';
-import { tilesFromFrames } from './tiles';
+import { columnsFor, filterTiles, tileRows, tileTotals, tilesFromFrames } from './tiles';
 
 function props(
   series: PanelProps['data']['series'],
@@ -86,8 +85,96 @@ describe('TrustMap', () => {
     ]);
   });
 
+  it('searches and filters by status from its toolbar, and says how many tiles it shows', () => {
+    render(<TrustMap {...props([nodes])} />);
+    expect(screen.getByTestId(testIds.filter.count)).toHaveTextContent('3 tiles');
+    fireEvent.change(screen.getByTestId(testIds.filter.search), { target: { value: 'BA' } });
+    expect(screen.getAllByTestId(testIds.trustMap.tile).map((t) => t.textContent)).toEqual([
+      expect.stringContaining('bad'),
+    ]);
+    expect(screen.getByTestId(testIds.filter.count)).toHaveTextContent('1 of 3 tiles · 1 untrusted');
+    fireEvent.change(screen.getByTestId(testIds.filter.search), { target: { value: '' } });
+    fireEvent.click(screen.getByLabelText('Trusted'));
+    expect(screen.getAllByTestId(testIds.trustMap.tile).map((t) => t.getAttribute('data-status'))).toEqual([
+      'untrusted',
+      'trusted',
+    ]);
+  });
+
+  it('groups container tiles under their node, worst node first, and draws only the rows in view', () => {
+    const many = Array.from({ length: 2000 }, (_, i) =>
+      container({
+        id: `c${i}`,
+        node: `n${i % 40}`,
+        name: `c${i}`,
+        status: i === 1234 ? 'untrusted' : 'trusted',
+      }),
+    );
+    render(<TrustMap {...props([containersFrame(many)], { tileBy: 'container', minTileWidth: 160 })} />);
+    const groups = screen.getAllByTestId(testIds.trustMap.group);
+    expect(groups[0]).toHaveTextContent('n34');
+    expect(groups[0]).toHaveAttribute('data-status', 'untrusted');
+    const drawn = screen.getAllByTestId(testIds.trustMap.tile);
+    expect(drawn.length).toBeGreaterThan(4);
+    expect(drawn.length).toBeLessThan(200);
+    expect(drawn[0]).toHaveAttribute('data-status', 'untrusted');
+  });
+
   it('says so when there is no data', () => {
     render(<TrustMap {...props([])} />);
     expect(screen.getByTestId(testIds.trustMap.empty)).toHaveTextContent('No containers to show');
+  });
+});
+
+describe('tiles', () => {
+  const tiles = tilesFromFrames(
+    [
+      containersFrame([
+        container({ node: 'a', name: 'web', image: 'shop/web:1', status: 'trusted' }),
+        container({ node: 'a', name: 'db', image: 'postgres:15', status: 'unknown' }),
+        container({ node: 'b', name: 'miner', image: 'evil/miner:1', status: 'untrusted' }),
+        container({ node: 'b', name: 'api', image: 'shop/api:2', status: 'trusted' }),
+      ]),
+    ],
+    'container',
+  );
+
+  it('are searched in name, image and node, every word', () => {
+    expect(filterTiles(tiles, { search: 'shop', statuses: [] }).map((t) => t.title)).toEqual(['api', 'web']);
+    expect(filterTiles(tiles, { search: 'SHOP :2', statuses: [] }).map((t) => t.title)).toEqual(['api']);
+    expect(filterTiles(tiles, { search: 'nothing', statuses: [] })).toEqual([]);
+  });
+
+  it('are filtered by status; an unreachable node tile counts as unknown', () => {
+    expect(
+      filterTiles(tiles, { search: '', statuses: ['untrusted', 'unknown'] }).map((t) => t.title),
+    ).toEqual(['miner', 'db']);
+    const nodeTiles = tilesFromFrames(
+      [
+        summaryFrame([
+          nodeState({ node: 'gone', status: 'unreachable', counts: tileTotals([]) }),
+          nodeState(),
+        ]),
+      ],
+      'node',
+    );
+    expect(filterTiles(nodeTiles, { search: '', statuses: ['unknown'] }).map((t) => t.title)).toEqual([
+      'gone',
+    ]);
+  });
+
+  it('are cut into rows under a header per node, worst node first, with its totals', () => {
+    const rows = tileRows(tiles, 1, true);
+    expect(
+      rows.map((r) => (r.kind === 'group' ? `[${r.node} ${r.status} ${r.counts.total}]` : r.tiles[0]!.title)),
+    ).toEqual(['[b untrusted 2]', 'miner', 'api', '[a unknown 2]', 'db', 'web']);
+    expect(tileRows(tiles, 3, false).map((r) => (r.kind === 'tiles' ? r.tiles.length : 0))).toEqual([3, 1]);
+    expect(tileTotals(tiles)).toEqual({ trusted: 2, untrusted: 1, unsupported: 0, unknown: 1, total: 4 });
+  });
+
+  it('fit as many columns as the width allows, at least one', () => {
+    expect(columnsFor(800, 160, 8)).toBe(4);
+    expect(columnsFor(1000, 160, 8)).toBe(6);
+    expect(columnsFor(100, 160, 8)).toBe(1);
   });
 });

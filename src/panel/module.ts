@@ -15,6 +15,18 @@ export const plugin = new PanelPlugin<TrustMapOptions>(TrustMap).setPanelOptions
       },
     })
     .addBooleanSwitch({ path: 'showCounts', name: 'Show counts', defaultValue: true })
+    .addBooleanSwitch({
+      path: 'showToolbar',
+      name: 'Search and status filter',
+      description: 'A toolbar above the tiles, with the totals of what is shown',
+      defaultValue: true,
+    })
+    .addBooleanSwitch({
+      path: 'groupByNode',
+      name: 'Group containers by node',
+      defaultValue: true,
+      showIf: (o) => o.tileBy === 'container',
+    })
     .addNumberInput({
       path: 'minTileWidth',
       name: 'Minimum tile width',

@@ -1,7 +1,8 @@
 // What Grafana provides to a plugin at run time, bundled for the browser test: the shared
 // packages the plugin leaves external (answered by name to the AMD loader), and the runtime
 // services Grafana installs at boot (backend, template and data source services), backed by
-// the test page's own server. `window.grafanaBootData` is set by the page before this loads.
+// the test page's own server (test/browser/server.ts, which answers as Grafana does by calling
+// the plugin's backend). `window.grafanaBootData` is set by the page before this loads.
 
 import React from 'react';
 import * as ReactNamespace from 'react';
@@ -26,6 +27,7 @@ interface FetchOptions {
   method?: string;
   params?: Record<string, string | number>;
   data?: unknown;
+  headers?: Record<string, string>;
 }
 
 /** A BackendSrv whose fetch() goes to the test server, as Grafana's goes to Grafana. */
@@ -36,10 +38,10 @@ function backendSrv() {
         Object.entries(options.params ?? {}).map(([k, v]) => [k, String(v)]),
       ).toString();
       const url = `${options.url}${query ? `?${query}` : ''}`;
-      const init: RequestInit = { method: options.method ?? 'GET' };
+      const init: RequestInit = { method: options.method ?? 'GET', headers: { ...options.headers } };
       if (options.data !== undefined) {
         init.body = JSON.stringify(options.data);
-        init.headers = { 'content-type': 'application/json' };
+        init.headers = { ...options.headers, 'content-type': 'application/json' };
       }
       fetch(url, init)
         .then(async (res) => {

@@ -1,15 +1,25 @@
 // A stand-in for the parts of a Grafana server that a plugin meets in the browser: it serves
 // the built `dist/` where Grafana serves plugins (/public/plugins/<id>/, ignoring ?_cache=),
 // a page with an AMD loader that answers each external by name from the host bundle, and the
-// data proxy, which applies the data source's plugin.json route exactly as Grafana's does:
-// `{{ .JsonData.x }}` and `{{ .SecureJsonData.x }}` filled in on the server side, so the
-// browser never sees the token.
+// three routes a backend data source's frontend calls, answered as Grafana answers them: by
+// calling the backend executable over gRPC (test/integration/harness/grafana-backend.ts) with
+// a PluginContext built from the provisioned settings (jsonData.url, the decrypted token):
+//   POST /api/ds/query                                → Data.QueryData, frames as Grafana's JSON frames
+//   GET  /api/datasources/uid/<uid>/health            → Diagnostics.CheckHealth
+//   *    /api/datasources/uid/<uid>/resources/<path>  → Resource.CallResource
+// The browser never sees the token: it stays in the PluginContext on this side.
 
 import { build } from 'esbuild';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { parse } from 'yaml';
+import {
+  toGrafanaJson,
+  type BackendProcess,
+  type DataSourceSettings as BackendSettings,
+  type QueryInput,
+} from '../integration/harness/grafana-backend';
 
 export const APP_ID = 'imagetrust-fleet-app';
 
@@ -18,12 +28,6 @@ export interface DataSourceSettings {
   type: string;
   jsonData: Record<string, string>;
   secureJsonData: Record<string, string>;
-}
-
-interface Route {
-  path: string;
-  url: string;
-  headers?: { name: string; content: string }[];
 }
 
 const TYPES: Record<string, string> = {
@@ -35,12 +39,14 @@ const TYPES: Record<string, string> = {
   '.html': 'text/html',
 };
 
-export function fillTemplate(template: string, ds: DataSourceSettings): string {
-  return template.replace(
-    /\{\{\s*\.(JsonData|SecureJsonData)\.(\w+)\s*\}\}/g,
-    (_m, where: string, key: string) =>
-      (where === 'JsonData' ? ds.jsonData[key] : ds.secureJsonData[key]) ?? '',
-  );
+/** What the backend gets for a data source: jsonData.url and the decrypted secureJsonData.token. */
+export function backendSettings(ds: DataSourceSettings): BackendSettings {
+  return {
+    uid: ds.uid,
+    name: ds.uid,
+    jsonData: ds.jsonData,
+    ...(ds.secureJsonData.token === undefined ? {} : { token: ds.secureJsonData.token }),
+  };
 }
 
 /** The provisioned settings of a data source, with $VARS from the environment expanded as Grafana does. */
@@ -145,54 +151,113 @@ function page(): string {
 
 export interface HarnessServer {
   url: string;
-  requests: { path: string; authorization?: string }[];
+  /** What the browser asked this server (not the plugin files), with any Authorization it sent. */
+  requests: { method: string; path: string; authorization?: string }[];
+  /** Every resource call and the status the backend answered it with. */
+  resourceLog: string[];
   close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new Error('request body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+/** A panel query as /api/ds/query carries it → the DataQuery Grafana builds for the backend. */
+function queryInput(q: Record<string, unknown>, from: number, to: number): QueryInput {
+  return {
+    refId: String(q.refId ?? 'A'),
+    ...(typeof q.queryType === 'string' ? { queryType: q.queryType } : {}),
+    json: q,
+    from,
+    to,
+    ...(typeof q.intervalMs === 'number' ? { intervalMs: q.intervalMs } : {}),
+    ...(typeof q.maxDataPoints === 'number' ? { maxDataPoints: q.maxDataPoints } : {}),
+  };
 }
 
 export async function startHarness(options: {
   repo: string;
   datasource: DataSourceSettings;
+  backend: BackendProcess;
 }): Promise<HarnessServer> {
   const dist = join(options.repo, 'dist');
   const host = await buildHost(options.repo);
-  const routes = (JSON.parse(readFileSync(join(dist, 'datasource', 'plugin.json'), 'utf8')).routes ??
-    []) as Route[];
-  const proxyPrefix = `/api/datasources/proxy/uid/${options.datasource.uid}/`;
+  const { backend } = options;
+  const settings = backendSettings(options.datasource);
+  const dsPrefix = `/api/datasources/uid/${options.datasource.uid}/`;
   const requests: HarnessServer['requests'] = [];
+  const resourceLog: string[] = [];
 
-  const proxy = async (req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> => {
-    const route = routes.find(
-      (r) => rest === r.path || rest.startsWith(`${r.path}/`) || rest.startsWith(`${r.path}?`),
+  const dsQuery = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as {
+      queries?: Record<string, unknown>[];
+      from?: string;
+      to?: string;
+    };
+    const to = Number(body.to ?? Date.now());
+    const from = Number(body.from ?? to - 3_600_000);
+    const queries = body.queries ?? [];
+    const foreign = queries.find(
+      (q) => (q.datasource as { uid?: string } | undefined)?.uid !== options.datasource.uid,
     );
-    if (!route) {
-      res.writeHead(404).end('no such route');
+    if (foreign) {
+      sendJson(res, 400, { message: `unknown data source ${JSON.stringify(foreign.datasource)}` });
       return;
     }
-    const target = `${fillTemplate(route.url, options.datasource).replace(/\/+$/, '')}${rest.slice(route.path.length)}`;
-    const headers: Record<string, string> = {};
-    for (const h of route.headers ?? []) headers[h.name] = fillTemplate(h.content, options.datasource);
-    if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    requests.push({
-      path: rest,
-      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    const results = await backend.queryData(
+      settings,
+      queries.map((q) => queryInput(q, from, to)),
+    );
+    sendJson(res, 200, toGrafanaJson(results));
+  };
+
+  const dsHealth = async (res: ServerResponse): Promise<void> => {
+    const health = await backend.checkHealth(settings);
+    // Grafana answers 200 for OK and 400 with the same body otherwise.
+    sendJson(res, health.status === 'OK' ? 200 : 400, {
+      status: health.status,
+      message: health.message,
+      ...(health.details === undefined ? {} : { details: health.details }),
     });
-    try {
-      const answer = await fetch(target, {
-        method: req.method,
-        headers,
-        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
-      });
-      res.writeHead(answer.status, {
-        'content-type': answer.headers.get('content-type') ?? 'application/json',
-      });
-      res.end(Buffer.from(await answer.arrayBuffer()));
-    } catch (err) {
-      res
-        .writeHead(502, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ message: `data proxy: ${(err as Error).message}` }));
-    }
+  };
+
+  const dsResource = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    path: string,
+  ): Promise<void> => {
+    const raw = await readBody(req);
+    const answer = await backend.callResource(settings, {
+      path,
+      method: req.method ?? 'GET',
+      query: Object.fromEntries(url.searchParams),
+      ...(raw.length > 0 ? { body: JSON.parse(raw.toString('utf8')) } : {}),
+    });
+    resourceLog.push(`${path} ${answer.status}`);
+    res.writeHead(answer.status, {
+      'content-type': answer.headers['content-type']?.[0] ?? 'application/json',
+    });
+    res.end(answer.body);
+  };
+
+  const api = (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> | undefined => {
+    if (url.pathname === '/api/ds/query' && req.method === 'POST') return dsQuery(req, res);
+    if (url.pathname === `${dsPrefix}health`) return dsHealth(res);
+    if (url.pathname.startsWith(`${dsPrefix}resources/`))
+      return dsResource(req, res, url, url.pathname.slice(`${dsPrefix}resources/`.length));
+    return undefined;
   };
 
   const server: Server = createServer((req, res) => {
@@ -205,8 +270,22 @@ export async function startHarness(options: {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(host);
       return;
     }
-    if (url.pathname.startsWith(proxyPrefix)) {
-      void proxy(req, res, `${url.pathname.slice(proxyPrefix.length)}${url.search}`);
+    if (url.pathname.startsWith('/api/')) {
+      requests.push({
+        method: req.method ?? 'GET',
+        path: `${url.pathname}${url.search}`,
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      });
+      const handled = api(req, res, url);
+      if (!handled) {
+        sendJson(res, 404, { message: 'Not found' });
+        return;
+      }
+      handled.catch((err: unknown) => {
+        // Grafana answers a plugin it cannot reach with 500 and a message.
+        if (!res.headersSent)
+          sendJson(res, 500, { message: `plugin unavailable: ${(err as Error).message}` });
+      });
       return;
     }
     // Grafana serves @grafana/ui's icons from /public/build/img.
@@ -241,6 +320,7 @@ export async function startHarness(options: {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    resourceLog,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,15 +1,36 @@
 // The Grafana plugin's contracts, checked on the built dist/ and on the provisioning files:
 // plugin.json fields and ids, nested plugins that resolve, data-proxy routes that refer to real
 // settings, AMD modules that leave Grafana's shared packages external, provisioning that refers
-// only to what exists, and a docker-compose.yml that docker-compose accepts.
+// only to what exists, a docker-compose.yml that docker-compose accepts, and the wire types
+// (pkg/api/types.ts) held to the answers of real agents on a real engine.
 
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { REPO } from './harness/cli';
-import { run } from './harness/process';
+import { REPO, cliFor } from './harness/cli';
+import { run, waitFor } from './harness/process';
+import { importImage, runContainer, startEngine, type Engine } from './harness/docker';
+import { startAgentProcess, type AgentProcess } from './harness/agent';
+import type { Decision } from '../../pkg/authz/admission';
+import {
+  ADMISSION_REFUSAL_SCHEMA,
+  API_VERSION,
+  CHANGE_EVENT_SCHEMA,
+  CONTAINER_RESULT_SCHEMA,
+  HISTORY_POINT_SCHEMA,
+  IMAGE_SUMMARY_SCHEMA,
+  LEDGER_STATEMENT_SCHEMA,
+  NODE_STATE_SCHEMA,
+  STATEMENTS_ANSWER_SCHEMA,
+  STATUS_COUNTS_SCHEMA,
+  SUMMARY_NODE_SCHEMA,
+  UNVERIFIED_NODE_SCHEMA,
+  fieldProblems,
+  isTrustStatus,
+  type Schema,
+} from '../../pkg/api/types';
 
 const DIST = join(REPO, 'dist');
 const ID_RULE = /^[0-9a-z]+-([0-9a-z]+-)?(app|panel|datasource)$/;
@@ -77,33 +98,31 @@ describe('plugin.json', () => {
       assert.match(page.path, /^\/(a|plugins)\//);
   });
 
-  it('data-proxy routes refer only to settings the config editor stores', () => {
+  it('the data source is answered by its backend, from the settings the config editor stores', () => {
     const ds = json(join(DIST, 'datasource', 'plugin.json'));
+    assert.equal(ds.backend, true);
+    assert.equal(ds.alerting, true);
+    assert.equal(ds.executable, 'gpx_imagetrust');
+    // The backend holds the token: no data-proxy route would add it in the browser's name.
+    assert.equal(ds.routes, undefined);
     const types = readFileSync(join(REPO, 'src', 'datasource', 'types.ts'), 'utf8');
     const keysOf = (iface: string) => {
       const body = new RegExp(`interface ${iface}[^{]*\\{([^}]*)\\}`).exec(types)?.[1] ?? '';
       return new Set([...body.matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]));
     };
-    const jsonKeys = keysOf('ImagetrustOptions');
-    const secureKeys = keysOf('ImagetrustSecureOptions');
     const editor = readFileSync(join(REPO, 'src', 'datasource', 'components', 'ConfigEditor.tsx'), 'utf8');
-    assert.ok(ds.routes.length > 0);
-    for (const route of ds.routes) {
-      const templates = [route.url, ...(route.headers ?? []).map((h: { content: string }) => h.content)].join(
-        ' ',
+    // What the backend reads from the PluginContext (pkg/grafana/settings.ts; the browser test
+    // proves it end to end): jsonData.url and secureJsonData.token.
+    for (const [where, key, iface] of [
+      ['jsonData', 'url', 'ImagetrustOptions'],
+      ['secureJsonData', 'token', 'ImagetrustSecureOptions'],
+    ] as const) {
+      assert.ok(keysOf(iface).has(key), `${iface} does not declare ${key}`);
+      assert.match(
+        editor,
+        new RegExp(`${where}: \\{[^}]*\\b${key}\\b`),
+        `the config editor never sets ${key}`,
       );
-      for (const [, where, key] of templates.matchAll(/\{\{\s*\.(JsonData|SecureJsonData)\.(\w+)\s*\}\}/g)) {
-        const known = where === 'JsonData' ? jsonKeys : secureKeys;
-        assert.ok(
-          known.has(key),
-          `${route.path} uses ${where}.${key}, which ${where === 'JsonData' ? 'ImagetrustOptions' : 'ImagetrustSecureOptions'} does not declare`,
-        );
-        assert.match(
-          editor,
-          new RegExp(`${where === 'JsonData' ? 'jsonData' : 'secureJsonData'}: \\{[^}]*\\b${key}\\b`),
-          `the config editor never sets ${key}`,
-        );
-      }
     }
   });
 });
@@ -214,5 +233,169 @@ describe('provisioning', () => {
       },
     });
     assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+describe('the agent API answers what pkg/api/types.ts declares', () => {
+  const TOKEN = 'contract-token-0123456789';
+  let work: string;
+  let engine: Engine;
+  let agent: AgentProcess;
+  let peer: AgentProcess;
+  let trustedDigest: string;
+
+  /** Every item fits the schema: no undeclared field, no required field missing, kinds right. */
+  function fits<T>(items: unknown[], schema: Schema<T>, where: string): void {
+    assert.ok(items.length > 0, `${where}: nothing to check`);
+    const problems = items.flatMap((item, i) => fieldProblems(item, schema, `${where}[${i}]`));
+    assert.deepEqual(problems, []);
+  }
+
+  async function get(path: string): Promise<any> {
+    const res = await agent.get(`/api/${API_VERSION}${path}`, TOKEN);
+    assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
+    return res.body;
+  }
+
+  before(async () => {
+    work = mkdtempSync('/tmp/itd-contract-');
+    engine = await startEngine('contract');
+    const home = mkdtempSync(join(work, 'home-'));
+    const cli = cliFor(home, engine.host);
+    const keyId = (await cli(['keygen'])).stdout.trim();
+    for (const [tag, verb] of [
+      ['local/signed:1', 'sign'],
+      ['local/bad:1', 'untrust'],
+      ['local/adhoc:1', ''],
+    ] as const) {
+      const id = await importImage(engine, tag, tag);
+      if (tag === 'local/signed:1') trustedDigest = id;
+      if (verb) assert.equal((await cli([verb, `docker://${tag}`, '--attr', 'ci.job=7'])).code, 0);
+    }
+    for (const [name, tag] of [
+      ['signed', 'local/signed:1'],
+      ['bad', 'local/bad:1'],
+      ['adhoc', 'local/adhoc:1'],
+    ] as const)
+      await runContainer(engine, name, tag);
+    // A refusal as `imagetrust authz` writes it to its audit log, typed by the writer's own Decision.
+    const refusal: Decision = {
+      time: new Date().toISOString(),
+      user: 'ci',
+      method: 'POST',
+      uri: '/v1.41/containers/create',
+      action: 'container-create',
+      image: 'local/bad:1',
+      status: 'untrusted',
+      verdict: 'refused',
+      allow: false,
+      message: 'local/bad:1 is untrusted',
+      durationMs: 1.5,
+    };
+    const audit = join(work, 'audit.log');
+    writeFileSync(audit, `${JSON.stringify(refusal)}\n`);
+    // Peers ask each other with their own read-only credential, never the API token.
+    const peerToken = join(work, 'peer.token');
+    writeFileSync(peerToken, 'contract-peer-credential-0123456789\n', { mode: 0o600 });
+    const common = ['--signer', keyId, '--token', TOKEN, '--peer-token-file', peerToken];
+    // The peer runs on the same engine under another node name, then stops: its containers
+    // then read `unknown` with their last known status, and its node `unreachable`.
+    peer = await startAgentProcess({
+      work,
+      dockerHost: engine.host,
+      home,
+      args: ['--node', 'peer', ...common],
+    });
+    agent = await startAgentProcess({
+      work,
+      dockerHost: engine.host,
+      home,
+      args: [
+        '--node',
+        'local',
+        '--peer',
+        peer.url,
+        '--peer-timeout',
+        '1',
+        '--admission-log',
+        audit,
+        ...common,
+      ],
+    });
+    await waitFor('both nodes answer with every container', async () => {
+      const down = (await get('/nodes')).nodes.find((n: { status: string }) => n.status !== 'up');
+      // Thrown, so that a timeout says why the peer is not believed.
+      if (down) throw new Error(`${down.node} is ${down.status}: ${down.reason}`);
+      const { containers } = await get('/containers');
+      const trusted = containers.filter((c: { status: string }) => c.status === 'trusted');
+      return containers.length === 6 && trusted.length === 2 ? true : undefined;
+    });
+  });
+
+  after(async () => {
+    await agent?.stop();
+    await peer?.stop();
+    await engine?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('/containers and /nodes, with a peer up and after it stopped', async () => {
+    const up = await get('/containers');
+    fits(up.containers, CONTAINER_RESULT_SCHEMA, 'containers');
+    assert.ok(up.containers.every((c: { status: unknown }) => isTrustStatus(c.status)));
+    assert.deepEqual([...new Set(up.containers.map((c: { status: string }) => c.status))].sort(), [
+      'trusted',
+      'unknown',
+      'untrusted',
+    ]);
+    const proven = up.containers.find((c: { proof?: unknown }) => c.proof !== undefined);
+    assert.ok(proven, 'no container carries a proof');
+    assert.deepEqual(Object.keys(proven.proof).sort(), ['index', 'treeSize']);
+    const nodes = (await get('/nodes')).nodes;
+    fits(nodes, NODE_STATE_SCHEMA, 'nodes');
+    fits(
+      nodes.map((n: { counts: unknown }) => n.counts),
+      STATUS_COUNTS_SCHEMA,
+      'nodes.counts',
+    );
+
+    await peer.stop();
+    const gone = await waitFor('the peer to read unreachable', async () => {
+      const { nodes } = await get('/nodes');
+      return nodes.some((n: { status: string }) => n.status === 'unreachable') ? nodes : undefined;
+    });
+    fits(gone, NODE_STATE_SCHEMA, 'nodes (peer down)');
+    const down = (await get('/containers')).containers;
+    fits(down, CONTAINER_RESULT_SCHEMA, 'containers (peer down)');
+    const remembered = down.filter((c: { lastKnownStatus?: unknown }) => c.lastKnownStatus !== undefined);
+    assert.equal(remembered.length, 3);
+    assert.ok(remembered.every((c: { lastKnownStatus: unknown }) => isTrustStatus(c.lastKnownStatus)));
+  });
+
+  it('/images, /summary, /history and /events', async () => {
+    fits((await get('/images')).images, IMAGE_SUMMARY_SCHEMA, 'images');
+    const summary = await get('/summary');
+    assert.deepEqual(Object.keys(summary).sort(), ['nodes', 'total']);
+    fits(summary.nodes, SUMMARY_NODE_SCHEMA, 'summary.nodes');
+    fits([summary.total], STATUS_COUNTS_SCHEMA, 'summary.total');
+    const history = await get('/history?step=10s');
+    assert.deepEqual(Object.keys(history).sort(), ['from', 'points', 'step', 'to']);
+    fits(history.points, HISTORY_POINT_SCHEMA, 'history.points');
+    fits((await get('/events')).events, CHANGE_EVENT_SCHEMA, 'events');
+  });
+
+  it('/ledger/statements, /admission/refusals and POST /verify', async () => {
+    const answer = await get(`/ledger/statements?digest=${trustedDigest}`);
+    fits([answer], STATEMENTS_ANSWER_SCHEMA, 'statements answer');
+    fits(answer.statements, LEDGER_STATEMENT_SCHEMA, 'statements');
+    assert.equal(answer.statements[0].attributes['ci.job'], '7');
+    const refusals = await get('/admission/refusals');
+    assert.deepEqual(Object.keys(refusals).sort(), ['node', 'refusals']);
+    fits(refusals.refusals, ADMISSION_REFUSAL_SCHEMA, 'refusals');
+    const verified = await agent.post(`/api/${API_VERSION}/verify`, { all: true }, TOKEN);
+    assert.equal(verified.status, 200, JSON.stringify(verified.body));
+    assert.deepEqual(Object.keys(verified.body).sort(), ['containers', 'unreachable']);
+    fits(verified.body.containers, CONTAINER_RESULT_SCHEMA, 'verify.containers');
+    fits(verified.body.unreachable, UNVERIFIED_NODE_SCHEMA, 'verify.unreachable');
   });
 });

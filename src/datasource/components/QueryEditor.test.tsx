@@ -38,6 +38,33 @@ describe('QueryEditor', () => {
     expect(screen.getByTestId(testIds.queryEditor.digest)).toBeInTheDocument();
     expect(screen.queryByTestId(testIds.queryEditor.node)).not.toBeInTheDocument();
   });
+
+  it('offers the alertable query types: counts with a status filter, node up without', () => {
+    const { rerender } = render(
+      <QueryEditor
+        query={{ refId: 'A', queryType: 'counts' }}
+        onChange={jest.fn()}
+        onRunQuery={jest.fn()}
+        datasource={{} as DataSource}
+      />,
+    );
+    expect(screen.getByTestId(testIds.queryEditor.queryType)).toHaveValue(
+      'Container counts per node (alertable)',
+    );
+    expect(screen.getByTestId(testIds.queryEditor.status)).toBeInTheDocument();
+    expect(screen.getByTestId(testIds.queryEditor.node)).toBeInTheDocument();
+    rerender(
+      <QueryEditor
+        query={{ refId: 'A', queryType: 'nodeUp' }}
+        onChange={jest.fn()}
+        onRunQuery={jest.fn()}
+        datasource={{} as DataSource}
+      />,
+    );
+    expect(screen.getByTestId(testIds.queryEditor.queryType)).toHaveValue('Node up (alertable)');
+    expect(screen.queryByTestId(testIds.queryEditor.status)).not.toBeInTheDocument();
+    expect(screen.getByTestId(testIds.queryEditor.node)).toBeInTheDocument();
+  });
 });
 
 describe('ConfigEditor', () => {

@@ -4,13 +4,15 @@ import type { QueryEditorProps } from '@grafana/data';
 import type { DataSource } from '../datasource';
 import { migrateQuery } from '../migrate';
 import {
+  DIGEST_QUERY_TYPES,
   QUERY_TYPES,
   QUERY_TYPE_LABELS,
+  STATUS_QUERY_TYPES,
   type ImagetrustOptions,
   type ImagetrustQuery,
   type QueryType,
 } from '../types';
-import { TRUST_STATUSES } from '../../api/types';
+import { STATUSES_WORST_FIRST } from '../../api/types';
 import { testIds } from '../../testIds';
 
 type Props = QueryEditorProps<DataSource, ImagetrustQuery, ImagetrustOptions>;
@@ -21,7 +23,7 @@ const typeOptions: Array<ComboboxOption<QueryType>> = QUERY_TYPES.map((t) => ({
 }));
 const statusOptions: Array<ComboboxOption<string>> = [
   { label: 'Any status', value: '' },
-  ...TRUST_STATUSES.map((s) => ({ label: s, value: s })),
+  ...STATUSES_WORST_FIRST.map((s) => ({ label: s, value: s })),
 ];
 
 export function QueryEditor({ query, onChange, onRunQuery }: Props) {
@@ -32,9 +34,9 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
       onRunQuery();
     }
   };
-  const usesStatus = q.queryType === 'containers' || q.queryType === 'images' || q.queryType === 'events';
+  const usesStatus = STATUS_QUERY_TYPES.includes(q.queryType);
   /** Statements and evidence are about one digest, not a node. */
-  const byDigest = q.queryType === 'statements' || q.queryType === 'evidence';
+  const byDigest = DIGEST_QUERY_TYPES.includes(q.queryType);
 
   return (
     <InlineFieldRow>
