@@ -11,6 +11,7 @@
 
 import { ImagetrustError } from '../errors';
 import { cosignatureVerifier, verifyCosignatures, type CosignatureVerifier } from './cosignature';
+import { noteVerifier } from './note';
 
 export interface WitnessPolicy {
   logKeys: string[];
@@ -38,6 +39,12 @@ export function parseWitnessPolicy(text: string): WitnessPolicy {
     switch (keyword) {
       case 'log':
         if (args.length < 1 || args.length > 2) throw bad(n, 'expected: log <vkey> [url]');
+        // Checked here, not when the first checkpoint arrives: a mistyped key is a bad policy file.
+        try {
+          noteVerifier(args[0] as string);
+        } catch (err) {
+          throw bad(n, (err as Error).message);
+        }
         policy.logKeys.push(args[0] as string);
         return;
       case 'witness': {

@@ -70,6 +70,9 @@ test('bounds: body per route (413), URL (414), headers (431), all in the JSON er
   const boom = await a.inject({ url: '/boom' });
   assert.equal(boom.statusCode, 404);
   assert.deepEqual(boom.json(), { error: { code: 'NOT_FOUND', message: 'nothing here' } });
+  const unknown = await a.inject({ url: '/no/such/route?x=1' });
+  assert.equal(unknown.statusCode, 404);
+  assert.deepEqual(unknown.json(), { error: { code: 'NOT_FOUND', message: 'no route GET /no/such/route' } });
 
   await a.listen({ host: '127.0.0.1', port: 0 });
   const port = (a.server.address() as { port: number }).port;

@@ -279,6 +279,12 @@ export function createListener(options: ListenerOptions): FastifyInstance {
     const e = httpError(err);
     return reply.code(e.status).send({ error: { code: e.code, message: e.message } });
   });
+  // Unknown routes answer in the same shape as every other error (not fastify's own).
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({
+      error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200)}` },
+    }),
+  );
   // First, so that its count of running requests sees every request.
   closePromptly(app);
   app.addHook('onRequest', async (req, reply) => {

@@ -9,6 +9,7 @@ import { LedgerClient } from '../ledger/client';
 import { cosignatureVerifier, cosigner, verifyCosignatures, withSignatures } from '../ledger/cosignature';
 import { CheckpointCosigning } from '../ledger/cosigning';
 import type { Ledger } from '../ledger/log';
+import { vkeyFor } from '../ledger/note';
 import { openLocalLedger } from '../ledger/open';
 import { policyForSigners } from '../ledger/policy';
 import { RemoteBackend } from '../ledger/remote';
@@ -96,11 +97,14 @@ describe('witness policies (C2SP tlog-policy)', () => {
   });
 
   it('names every malformed line', () => {
-    assert.deepEqual(parseWitnessPolicy(`log ${'x+00000000+AA'} https://l\nquorum none`).logKeys, [
-      'x+00000000+AA',
-    ]);
+    const raw = generateKeyPairSync('ed25519')
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .subarray(-32);
+    const logKey = vkeyFor('log.example', raw);
+    assert.deepEqual(parseWitnessPolicy(`log ${logKey} https://l\nquorum none`).logKeys, [logKey]);
     for (const bad of [
       'log\nquorum none',
+      'log x+00000000+AA\nquorum none',
       'quorum nobody',
       'group g 2 w1',
       `witness w1 ${ws[0]!.vkey}\ngroup g 3 w1\nquorum g`,
