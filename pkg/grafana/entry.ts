@@ -1,4 +1,4 @@
-// The executable's entry (build/sea.ts bundles from here; `node --import tsx pkg/grafana/entry.ts`
+// The executable's entry (package/sea.ts bundles from here; `node --import tsx pkg/grafana/entry.ts`
 // runs the same backend from source).
 
 import { main } from './main';

@@ -1,7 +1,7 @@
 // Grafana's plugin protocol as this project wrote it (proto/*.proto), loaded at run time with
 // @grpc/proto-loader, and the message shapes the loader produces (keepCase, int64 as Number,
 // bytes as Buffer, enums as their names, defaults filled in). The .proto texts are read from
-// the single executable's assets when running as one (build/sea.ts embeds them), otherwise
+// the single executable's assets when running as one (package/sea.ts embeds them), otherwise
 // from pkg/grafana/proto/. Used by the backend and by the Grafana-side test harness alike.
 
 import { readFileSync, existsSync } from 'node:fs';
