@@ -71,7 +71,12 @@ export async function buildExecutable(): Promise<string> {
   // postject ships no types; its one export is inject().
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { inject } = require('postject') as {
-    inject(file: string, name: string, data: Buffer, options: { sentinelFuse: string; machoSegmentName?: string }): Promise<void>;
+    inject(
+      file: string,
+      name: string,
+      data: Buffer,
+      options: { sentinelFuse: string; machoSegmentName?: string },
+    ): Promise<void>;
   };
   await inject(target, 'NODE_SEA_BLOB', readFileSync(blob), {
     sentinelFuse: SENTINEL_FUSE,
