@@ -22,12 +22,12 @@ Exit codes:
   3  unsupported
   10 ledger compromised (bad signature, failed proof, fork, rollback or tampered storage)
   64 usage or bad input (malformed image reference, digest or option)
-  65 invalid statement  66 image not found    69 Docker engine or ledger unreachable
+  65 invalid statement  66 image or ledger not found   69 Docker engine or ledger unreachable
   70 internal error     73 key file exists    74 I/O error
-  75 ledger conflict (duplicate, replay, out of order) or a ledger limit reached
-  76 ledger answered garbage
-  77 key missing, invalid or wrong passphrase; signer not allowed to append
-  78 invalid configuration
+  75 ledger conflict (duplicate, replay, out of order), a ledger or request limit reached
+  76 a ledger, witness or peer answered garbage or too much
+  77 key missing, invalid, readable by others or wrong passphrase; signer not allowed; token refused
+  78 invalid configuration (a policy, TLS or secret file; DOCKER_HOST)
   79 an imagetrust 0.1 ledger file: run "imagetrust ledger upgrade"
 
 Environment:
